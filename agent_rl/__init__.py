@@ -1,0 +1,72 @@
+"""agent-rl: make LLM agents emit tool calls that are completely correct.
+
+Data flows one way through the modules (each imports only from those before it)::
+
+    verdicts/errors → strict_json → tool_spec → formats → scorer → sandbox → tasks
+      → trajectories → recorder → policies → agent → integrations → models → training
+      → evaluation → demo → commands → cli
+
+Names are imported lazily so that ``import agent_rl`` (and the scorer) never pulls in torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "AgentRLError": "agent_rl.errors",
+    "CallState": "agent_rl.verdicts",
+    "CallVerdict": "agent_rl.verdicts",
+    "CodingSandbox": "agent_rl.sandbox",
+    "ConfigError": "agent_rl.errors",
+    "CorruptRecordError": "agent_rl.errors",
+    "EndpointError": "agent_rl.errors",
+    "EpisodeVerdict": "agent_rl.verdicts",
+    "ErrorEntry": "agent_rl.verdicts",
+    "HFPolicy": "agent_rl.policies",
+    "JsonVerdict": "agent_rl.strict_json",
+    "Observation": "agent_rl.verdicts",
+    "OpenAIPolicy": "agent_rl.policies",
+    "Policy": "agent_rl.policies",
+    "PolicyError": "agent_rl.errors",
+    "ReActAgent": "agent_rl.agent",
+    "Recorder": "agent_rl.recorder",
+    "SandboxError": "agent_rl.errors",
+    "Scorer": "agent_rl.scorer",
+    "ScriptedPolicy": "agent_rl.policies",
+    "Step": "agent_rl.trajectories",
+    "StoreError": "agent_rl.errors",
+    "Task": "agent_rl.tasks",
+    "ToolCall": "agent_rl.verdicts",
+    "ToolSpec": "agent_rl.tool_spec",
+    "ToolSpecError": "agent_rl.errors",
+    "TrainingError": "agent_rl.errors",
+    "Trajectory": "agent_rl.trajectories",
+    "TrajectoryStore": "agent_rl.trajectories",
+    "load_tasks": "agent_rl.tasks",
+    "parse_json": "agent_rl.strict_json",
+}
+
+__all__ = sorted(_LAZY)  # noqa: PLE0605 - computed, checked sorted and importable by a test
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent_rl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from agent_rl.errors import *  # noqa: F403
+    from agent_rl.verdicts import *  # noqa: F403

@@ -1,0 +1,1 @@
+"""Drop-in recording for agent frameworks (``agent_rl.integrations.langchain``)."""
