@@ -1,0 +1,33 @@
+"""Held-out evaluation of tool-call validity: rates with Wilson intervals, runs, reports, plots.
+
+- ``stats``: ``wilson_interval``, ``Rate``, ``CallTally`` / ``EpisodeTally`` over scorer verdicts.
+- ``report``: ``EvalReport`` (several models side by side, ``report.json``, the text table).
+- ``plot``: ``plot_validity`` (validity vs GRPO step, SFT levels as lines; PNG via Agg).
+
+It scores nothing itself (the scorer does) and trains nothing (``agent_rl.training`` does).
+"""
+
+from __future__ import annotations
+
+from agent_rl.evaluation.plot import plot_validity
+from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval, ModeResult
+from agent_rl.evaluation.stats import (
+    CallTally,
+    EpisodeTally,
+    Rate,
+    intervals_overlap,
+    wilson_interval,
+)
+
+__all__ = [
+    "CallTally",
+    "CurvePoint",
+    "EpisodeTally",
+    "EvalReport",
+    "ModeResult",
+    "ModelEval",
+    "Rate",
+    "intervals_overlap",
+    "plot_validity",
+    "wilson_interval",
+]

@@ -1,0 +1,253 @@
+"""Evaluation: Wilson intervals, tallies over verdicts, report.json, the table and the plot."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from agent_rl.errors import ConfigError
+from agent_rl.evaluation.plot import plot_validity
+from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval, ModeResult, mode_name
+from agent_rl.evaluation.stats import (
+    Z95,
+    CallTally,
+    EpisodeTally,
+    Rate,
+    intervals_overlap,
+    wilson_interval,
+)
+from agent_rl.verdicts import CallVerdict, EpisodeVerdict, ErrorEntry, ToolCall
+
+# ---------------------------------------------------------------- Wilson
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "lo", "hi"),
+    [
+        (0, 10, 0.0, 0.27753),  # upper = z²/(n+z²)
+        (10, 10, 0.72247, 1.0),  # lower = n/(n+z²)
+        (5, 10, 0.23659, 0.76341),
+        (81, 263, 0.25529, 0.36621),
+        (9990, 10000, 0.99816, 0.99946),
+        (10000, 10000, 0.99962, 1.0),
+        (1, 1, 0.20655, 1.0),
+    ],
+)
+def test_wilson_known_values(k: int, n: int, lo: float, hi: float) -> None:
+    got = wilson_interval(k, n)
+    assert got == pytest.approx((lo, hi), abs=5e-5)
+
+
+@pytest.mark.parametrize(("k", "n"), [(1, 3), (7, 40), (333, 1000), (9999, 10000), (2, 2000)])
+def test_wilson_bounds_solve_the_score_equation(k: int, n: int) -> None:
+    """Each bound p satisfies (k/n - p)² = z² p (1 - p) / n — the interval's definition."""
+    p_hat = k / n
+    for p in wilson_interval(k, n):
+        assert (p_hat - p) ** 2 == pytest.approx(Z95**2 * p * (1 - p) / n, rel=1e-9)
+    lo, hi = wilson_interval(k, n)
+    assert 0.0 < lo < p_hat < hi < 1.0
+
+
+def test_wilson_narrows_with_more_data_and_handles_no_data() -> None:
+    widths = [hi - lo for lo, hi in (wilson_interval(n // 2, n) for n in (10, 100, 1000))]
+    assert widths == sorted(widths, reverse=True)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(("k", "n"), [(-1, 5), (6, 5), (0, -1)])
+def test_wilson_rejects_impossible_counts(k: int, n: int) -> None:
+    with pytest.raises(ValueError, match="successes"):
+        wilson_interval(k, n)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "overlap"),
+    [
+        ((0.1, 0.2), (0.2, 0.3), True),
+        ((0.1, 0.2), (0.21, 0.3), False),
+        ((0.0, 1.0), (0.4, 0.5), True),
+    ],
+)
+def test_intervals_overlap(a: tuple[float, float], b: tuple[float, float], overlap: bool) -> None:
+    assert intervals_overlap(a, b) is overlap
+    assert intervals_overlap(b, a) is overlap
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "above"),
+    [
+        (Rate(990, 1000), Rate(900, 1000), True),
+        (Rate(910, 1000), Rate(900, 1000), False),  # higher but the intervals overlap
+        (Rate(900, 1000), Rate(990, 1000), False),
+        (Rate(10, 10), Rate(8, 10), False),  # too few calls to tell
+    ],
+)
+def test_rate_above_needs_non_overlapping_intervals(a: Rate, b: Rate, above: bool) -> None:
+    assert a.above(b) is above
+
+
+# ---------------------------------------------------------------- tallies
+
+_CALL = ToolCall("read_file", {"path": "a.py"})
+
+
+def _bad(stage: str, kind: str) -> CallVerdict:
+    return CallVerdict(valid=False, stage=stage, errors=(ErrorEntry(kind, "x"),))  # type: ignore[arg-type]
+
+
+VERDICTS = [
+    CallVerdict(valid=True, call=_CALL),
+    CallVerdict(valid=True, final_answer="done"),
+    _bad("parse", "trailing_comma"),
+    _bad("parse", "truncated"),
+    _bad("envelope", "duplicate_key"),
+    _bad("tool", "unknown_tool"),
+    _bad("arguments", "missing_argument"),
+    _bad("state", "file_not_found"),
+    _bad("state", "file_not_found"),
+]
+
+
+def test_call_tally_counts_each_stage() -> None:
+    tally = CallTally.of(VERDICTS)
+    assert (tally.n, tally.valid, tally.final_answers) == (9, 2, 1)
+    assert tally.parse_valid == 7  # all but the two parse failures
+    assert tally.args_valid == 4  # valid ones + the two state failures
+    assert tally.errors == {
+        "trailing_comma": 1,
+        "truncated": 1,
+        "duplicate_key": 1,
+        "unknown_tool": 1,
+        "missing_argument": 1,
+        "file_not_found": 2,
+    }
+    assert next(iter(tally.error_rates())) == "file_not_found"  # most frequent first
+    assert tally.call_valid.ci95 == wilson_interval(2, 9)
+
+
+def test_call_tally_adds_and_round_trips() -> None:
+    a, b = CallTally.of(VERDICTS[:4]), CallTally.of(VERDICTS[4:])
+    total = a + b
+    assert total == CallTally.of(VERDICTS)
+    assert CallTally.from_dict(json.loads(json.dumps(total.to_dict()))) == total
+
+
+def test_episode_tally_counts_long_and_all_valid_episodes() -> None:
+    ok, bad = CallVerdict(valid=True, call=_CALL), _bad("parse", "truncated")
+    tally = EpisodeTally(min_steps=3)
+    tally.add(EpisodeVerdict.of([ok] * 3), success=True)
+    tally.add(EpisodeVerdict.of([ok, bad, ok, ok]))
+    tally.add(EpisodeVerdict.of([ok, ok]), success=True)
+    assert (tally.n, tally.all_valid, tally.n_long, tally.long_all_valid) == (3, 2, 2, 1)
+    assert tally.success.rate == pytest.approx(2 / 3)
+    assert EpisodeTally.from_dict(tally.to_dict()) == tally
+    with pytest.raises(ValueError, match="min_steps"):
+        tally + EpisodeTally(min_steps=10)
+
+
+# ---------------------------------------------------------------- report
+
+
+def _model(name: str, valid: int, n: int = 1000) -> ModelEval:
+    model = ModelEval(name, path=f"runs/x/{name}", train_seconds=12.5)
+    for temp in (0.0, 0.7, 1.0):
+        calls = CallTally(n=n, parse_valid=n - 1, args_valid=valid + 1, valid=valid)
+        calls.errors.update({"file_not_found": 1, "truncated": n - valid - 1} if valid < n else {})
+        eps = EpisodeTally(min_steps=10, n=20, all_valid=15, n_long=10, long_all_valid=6)
+        model.add(ModeResult(temp, calls, eps, seconds=1.0))
+    return model
+
+
+def _report() -> EvalReport:
+    report = EvalReport(config={"grpo_steps": 40, "seed": 0}, policy_lag=0.0)
+    for name, valid in (("sft_start", 850), ("sft", 900), ("grpo", 990)):
+        report.add(_model(name, valid))
+    report.curve = [CurvePoint(20, CallTally(n=500, parse_valid=499, args_valid=480, valid=470))]
+    report.train_seconds = {"sft_start": 30.0, "grpo": 60.0, "sft": 60.0}
+    return report
+
+
+@pytest.mark.parametrize(
+    ("t", "name"), [(0.0, "greedy"), (0.7, "t0.7"), (1.0, "t1.0"), (2, "t2.0")]
+)
+def test_mode_names(t: float, name: str) -> None:
+    assert mode_name(t) == name
+
+
+@pytest.mark.parametrize("t", [-0.1, math.nan, math.inf])
+def test_mode_name_rejects_bad_temperatures(t: float) -> None:
+    with pytest.raises(ConfigError, match="temperature"):
+        mode_name(t)
+
+
+def test_report_json_has_the_documented_keys(tmp_path) -> None:
+    path = _report().save(tmp_path / "run" / "report.json")
+    data = json.loads(path.read_text())
+    for key in ("config", "policy_lag", "train_seconds", "curve"):
+        assert key in data
+    for name in ("sft_start", "sft", "grpo"):
+        entry = data[name]
+        for key in ("call_valid_rate", "parse_valid_rate", "episode_valid_rate", "n_calls"):
+            assert isinstance(entry[key], (int, float)), key
+        lo, hi = entry["call_valid_ci95"]
+        assert lo <= entry["call_valid_rate"] <= hi
+        assert entry["decoding_headline"] == "t1.0"
+        assert set(entry["decoding"]) == {"greedy", "t0.7", "t1.0"}
+        assert isinstance(entry["errors_by_kind"], dict)
+    assert data["grpo"]["call_valid_rate"] == 0.99
+    assert data["grpo_beats_sft"] == {"call_valid": True, "parse_valid": False}
+    assert not list(tmp_path.glob("run/*.tmp"))
+
+
+def test_report_round_trips(tmp_path) -> None:
+    report = _report()
+    again = EvalReport.load(report.save(tmp_path / "report.json"))
+    assert again.to_dict() == report.to_dict()
+    assert again.beats("grpo", "sft") and not again.beats("sft", "grpo")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("{", "cannot read report"), ('{"schema_version": 99}', "schema_version 99")],
+)
+def test_report_load_names_the_problem(tmp_path, text: str, match: str) -> None:
+    path = tmp_path / "report.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        EvalReport.load(path)
+
+
+def test_report_rejects_unknown_metric() -> None:
+    with pytest.raises(ConfigError, match="unknown metric"):
+        _report().rate("grpo", "vibes")
+
+
+def test_table_puts_models_side_by_side_per_decoding_mode() -> None:
+    text = _report().table()
+    blocks = text.split("\n\n")
+    assert [b.splitlines()[0] for b in blocks] == [
+        "decoding: t1.0 (sampled)",
+        "decoding: t0.7 (sampled)",
+        "decoding: greedy",
+    ]
+    rows = blocks[0].splitlines()[3:]
+    assert [r.split()[0] for r in rows] == ["sft_start", "sft", "grpo"]
+    assert "99.00% [ 98.2,  99.5]" in rows[2]  # Wilson of 990/1000
+    assert "truncated (9)" in rows[2]
+
+
+# ---------------------------------------------------------------- plot
+
+
+def test_plot_writes_a_png(tmp_path) -> None:
+    path = plot_validity(_report(), tmp_path / "sub" / "validity.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    assert not list(tmp_path.glob("sub/*.tmp.png"))
+
+
+def test_plot_rejects_unknown_metric(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="metric"):
+        plot_validity(_report(), tmp_path / "v.png", metric="episode_valid")
