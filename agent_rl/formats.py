@@ -1,0 +1,312 @@
+"""Output formats: how a tool call is wrapped in a model's raw text, both ways.
+
+Three envelopes around the same call object ``{"name": ..., "arguments": {...}}``:
+
+- ``json``: the whole output (surrounding whitespace allowed) is the call object.
+- ``react``: free reasoning (``Thought: ...``), then a line ``Action: `` followed by exactly the
+  call object and nothing after it; ``Final Answer: ...`` ends the episode instead.
+- ``hermes``: ``<tool_call>{...}</tool_call>`` — the Qwen2.5/Hermes form that trl's response
+  parsers read (``<tool_call>\\s*(.+?)\\s*</tool_call>``); text before the tag is allowed
+  content, as in trl; one call per output.
+
+This module renders calls (:func:`render_call`, what an expert writes), states the format for a
+system prompt (:func:`format_instructions`) and locates the JSON of a call in raw text
+(:func:`extract`). It does not parse the JSON or check the call: that is :mod:`agent_rl.scorer`,
+which maps the parser's ``extra_data`` back to an envelope kind with :func:`trailing_error`.
+
+Envelope kinds (stage ``envelope``): ``empty``, ``code_fence``, ``prose_around_call``,
+``multiple_calls``, ``missing_action``, ``action_not_json``, ``action_and_final_answer``,
+``text_after_call``, ``missing_tag``, ``unbalanced_tag``, ``truncated``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
+
+from agent_rl.errors import ConfigError
+from agent_rl.verdicts import ErrorEntry, ToolCall
+
+__all__ = [
+    "FORMATS",
+    "Extraction",
+    "Format",
+    "extract",
+    "extractor",
+    "format_instructions",
+    "render_call",
+    "render_final",
+    "trailing_error",
+]
+
+Format = Literal["json", "react", "hermes"]
+FORMATS: tuple[Format, ...] = ("json", "react", "hermes")
+
+ACTION = "Action:"
+FINAL_ANSWER = "Final Answer:"
+OPEN_TAG = "<tool_call>"
+CLOSE_TAG = "</tool_call>"
+
+# Something that looks like a call object (quoted or not): a call wrapped in prose, or a bare
+# call where a tag was needed. Off the hot path: only for text that is not a call as written.
+_CALL_LIKE = re.compile(r"""\{\s*["']?(?:name|arguments)["']?\s*:""")
+_EXAMPLE = ToolCall("read_file", {"path": "src/app.py"})
+
+
+class Extraction(NamedTuple):
+    """Where the call is in a raw output, or what else the output is.
+
+    Exactly one of: ``json_text`` (the call's JSON text, starting at char ``offset`` of the
+    output; it may carry trailing text the parser reports as ``extra_data``), ``final_answer``
+    (a valid non-call), or ``error`` (an envelope error).
+    """
+
+    json_text: str | None
+    offset: int = 0
+    final_answer: str | None = None
+    error: ErrorEntry | None = None
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(
+            f"format {fmt!r} is not supported because agent-rl knows only {', '.join(FORMATS)}. "
+            "Set format to one of those."
+        )
+
+
+def _call_json(call: ToolCall | dict[str, Any]) -> str:
+    if isinstance(call, ToolCall):
+        call = call.to_dict()
+    # Default separators: byte-for-byte what Qwen/Hermes chat templates write (``tojson``).
+    return json.dumps(
+        {"name": call["name"], "arguments": call["arguments"]},
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def render_call(
+    call: ToolCall | dict[str, Any], fmt: Format = "json", thought: str | None = None
+) -> str:
+    """The canonical text of ``call`` in ``fmt``: what an expert writes, and what the scorer
+    accepts. ``thought`` goes before the call in ``react`` (``Thought: ...``) and ``hermes``;
+    ``json`` has no room for one (it is ignored)."""
+    _check_format(fmt)
+    body = _call_json(call)
+    if fmt == "json":
+        return body
+    if fmt == "react":
+        action = f"{ACTION} {body}"
+        return action if thought is None else f"Thought: {thought}\n{action}"
+    tagged = f"{OPEN_TAG}\n{body}\n{CLOSE_TAG}"
+    return tagged if thought is None else f"{thought}\n{tagged}"
+
+
+def render_final(answer: str, fmt: Format = "json", thought: str | None = None) -> str:
+    """The canonical text of a final answer (no tool call) in ``fmt``."""
+    _check_format(fmt)
+    if fmt == "react":
+        final = f"{FINAL_ANSWER} {answer}"
+        return final if thought is None else f"Thought: {thought}\n{final}"
+    return answer
+
+
+_INSTRUCTIONS: dict[str, str] = {
+    "json": (
+        "Reply with exactly one JSON object and nothing else: no prose, no code fences. "
+        'To call a tool, write {{"name": <tool name>, "arguments": <object of arguments>}}, '
+        "for example:\n{example}\n"
+        "Use double quotes, escape quotes, backslashes and newlines inside strings, and give "
+        "each key once. When you need no tool, reply with your final answer as plain text "
+        "instead."
+    ),
+    "react": (
+        "Think, then act. Write Thought: with your reasoning, then on its own line Action: "
+        'followed by exactly one JSON object {{"name": <tool name>, "arguments": <object of '
+        "arguments>}} and nothing after it; the tool's result comes back as an Observation. "
+        "For example:\n{example}\n"
+        "Use double quotes, escape quotes, backslashes and newlines inside strings, and give "
+        "each key once. When you are done, write Final Answer: followed by your answer instead "
+        "of an Action."
+    ),
+    "hermes": (
+        'To call a tool, write one JSON object {{"name": <tool name>, "arguments": <object of '
+        "arguments>}} inside <tool_call></tool_call> tags, one call per reply and nothing "
+        "after the closing tag. For example:\n{example}\n"
+        "Use double quotes, escape quotes, backslashes and newlines inside strings, and give "
+        "each key once. To answer without a tool, reply in plain text with no tags."
+    ),
+}
+
+
+def format_instructions(fmt: Format = "json") -> str:
+    """The exact paragraph a system prompt uses to state the output format, with one example."""
+    _check_format(fmt)
+    thought = "I need to read the file before changing it." if fmt == "react" else None
+    return _INSTRUCTIONS[fmt].format(example=render_call(_EXAMPLE, fmt, thought))
+
+
+# --- extraction ------------------------------------------------------------------------------
+
+
+def _err(kind: str, msg: str, at: int) -> Extraction:
+    return Extraction(None, error=ErrorEntry(kind, msg, ("char", at)))
+
+
+def _empty() -> Extraction:
+    return _err("empty", "the output is empty: write a tool call or a final answer", 0)
+
+
+def _line_find(text: str, needle: str, start: int = 0) -> int:
+    """Index of ``needle`` at the start of a line of ``text`` (from ``start``), or -1."""
+    i = text.find(needle, start)
+    while i > 0 and text[i - 1] != "\n":
+        i = text.find(needle, i + 1)
+    return i
+
+
+def _plain(text: str, tagged: bool) -> Extraction:
+    """Text that is not a call as written: a final answer, unless a call hides in it."""
+    answer = text.strip()
+    if not answer:
+        return _empty()
+    m = _CALL_LIKE.search(text)
+    if m is None:
+        return Extraction(None, final_answer=answer)
+    at = m.start()
+    if "```" in text[:at]:
+        return _err(
+            "code_fence",
+            "the call is inside a code fence: write the JSON object alone, without ```",
+            text.index("```"),
+        )
+    if tagged:
+        return _err(
+            "missing_tag",
+            f"a call must be wrapped in {OPEN_TAG}...{CLOSE_TAG}; this one has no tags",
+            at,
+        )
+    return _err(
+        "prose_around_call",
+        "the output must be the JSON object alone; remove the text around it",
+        at,
+    )
+
+
+def _extract_json(text: str) -> Extraction:
+    if text[:1] == "{":
+        return Extraction(text)
+    body = text.lstrip()
+    c = body[:1]
+    if c == "{" or (c == "[" and body[1:].lstrip()[:1] in ("{", "]")):
+        return Extraction(body, len(text) - len(body))
+    return _plain(text, tagged=False)
+
+
+def _extract_react(text: str) -> Extraction:
+    a = _line_find(text, ACTION)
+    f = _line_find(text, FINAL_ANSWER)
+    if a < 0:
+        if f < 0:
+            if not text.strip():
+                return _empty()
+            return _err(
+                "missing_action",
+                f"no line starts with '{ACTION}' or '{FINAL_ANSWER}': write "
+                f'{ACTION} {{"name": ..., "arguments": {{...}}}} on its own line',
+                0,
+            )
+        answer = text[f + len(FINAL_ANSWER) :].strip()
+        return Extraction(None, final_answer=answer) if answer else _empty()
+    if f >= 0:
+        return _err(
+            "action_and_final_answer",
+            f"write either an {ACTION} line or a {FINAL_ANSWER} line, not both",
+            min(a, f),
+        )
+    second = _line_find(text, ACTION, a + len(ACTION))
+    if second >= 0:
+        return _err("multiple_calls", f"one {ACTION} per output; this one has another here", second)
+    rest = text[a + len(ACTION) :]
+    body = rest.lstrip()
+    at = len(text) - len(body)
+    c = body[:1]
+    if c == "{" or c == "[" or not c:
+        return Extraction(body, at)
+    if body.startswith("```"):
+        return _err("code_fence", f"write the JSON object right after {ACTION}, without ```", at)
+    hint = " (not the 'Action: tool / Action Input: {...}' form)" if "Action Input:" in rest else ""
+    return _err(
+        "action_not_json",
+        f'{ACTION} must be followed by the JSON object {{"name": ..., "arguments": {{...}}}}'
+        + hint,
+        at,
+    )
+
+
+def _extract_hermes(text: str) -> Extraction:
+    i = text.find(OPEN_TAG)
+    if i < 0:
+        close = text.find(CLOSE_TAG)
+        if close >= 0:
+            return _err("unbalanced_tag", f"{CLOSE_TAG} without an opening {OPEN_TAG}", close)
+        return _plain(text, tagged=True)
+    start = i + len(OPEN_TAG)
+    k = text.find(CLOSE_TAG, start)
+    second = text.find(OPEN_TAG, start)
+    if second >= 0:
+        return _err("multiple_calls", f"one {OPEN_TAG} per output; another starts here", second)
+    if k < 0:
+        return _err(
+            "truncated",
+            f"{OPEN_TAG} is never closed: the output ends before {CLOSE_TAG}",
+            len(text),
+        )
+    tail = text[k + len(CLOSE_TAG) :]
+    if tail and not tail.isspace():
+        at = len(text) - len(tail.lstrip())
+        return _err("text_after_call", f"nothing may follow {CLOSE_TAG}", at)
+    return Extraction(text[start:k], start)
+
+
+_EXTRACTORS = {"json": _extract_json, "react": _extract_react, "hermes": _extract_hermes}
+
+
+def extractor(fmt: Format) -> Callable[[str], Extraction]:
+    """The extraction function of ``fmt`` (the scorer binds it once)."""
+    _check_format(fmt)
+    return _EXTRACTORS[fmt]
+
+
+def extract(text: str, fmt: Format = "json") -> Extraction:
+    """Locate the call in a raw output: its JSON text and offset, a final answer, or an
+    envelope error. Never raises on any text."""
+    _check_format(fmt)
+    return _EXTRACTORS[fmt](text)
+
+
+def trailing_error(fmt: Format, text: str, at: int) -> ErrorEntry:
+    """The envelope error for text that follows a complete JSON value at char ``at`` of the
+    output (what the parser reports as ``extra_data``)."""
+    rest = text[at:].lstrip()
+    at = len(text) - len(rest)
+    if rest[:1] in ("{", "["):
+        return ErrorEntry(
+            "multiple_calls", "one call per output; another value starts here", ("char", at)
+        )
+    if fmt == "json":
+        return ErrorEntry(
+            "prose_around_call",
+            "the output must be the JSON object alone; remove the text after it",
+            ("char", at),
+        )
+    if fmt == "react":
+        msg = (
+            f"nothing may follow the JSON object of {ACTION} (the Observation comes from the tool)"
+        )
+    else:
+        msg = f"only whitespace may follow the JSON object inside {OPEN_TAG}...{CLOSE_TAG}"
+    return ErrorEntry("text_after_call", msg, ("char", at))
