@@ -7,7 +7,9 @@ Three envelopes around the same call object ``{"name": ..., "arguments": {...}}`
   call object and nothing after it; ``Final Answer: ...`` ends the episode instead.
 - ``hermes``: ``<tool_call>{...}</tool_call>`` — the Qwen2.5/Hermes form that trl's response
   parsers read (``<tool_call>\\s*(.+?)\\s*</tool_call>``); text before the tag is allowed
-  content, as in trl; one call per output.
+  content, as in trl; one call per output. Like trl and vLLM, the call ends at the first
+  ``</tool_call>``: a tag inside an argument must be escaped (``<\\/tool_call>``), and
+  :func:`render_call` does so.
 
 This module renders calls (:func:`render_call`, what an expert writes), states the format for a
 system prompt (:func:`format_instructions`) and locates the JSON of a call in raw text
@@ -101,6 +103,9 @@ def render_call(
     if fmt == "react":
         action = f"{ACTION} {body}"
         return action if thought is None else f"Thought: {thought}\n{action}"
+    # Hermes parsers (trl, vLLM) end a call at the first closing tag, so a tag inside a string
+    # must be escaped; "<" can only occur inside JSON strings, where both escapes are exact.
+    body = body.replace(OPEN_TAG, "\\u003ctool_call>").replace(CLOSE_TAG, "<\\/tool_call>")
     tagged = f"{OPEN_TAG}\n{body}\n{CLOSE_TAG}"
     return tagged if thought is None else f"{thought}\n{tagged}"
 
