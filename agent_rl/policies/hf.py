@@ -1,0 +1,215 @@
+"""``HFPolicy``: a local transformers causal LM as a policy, batched over episodes.
+
+Applies the tokenizer's chat template, left-pads the batch, runs one ``model.generate`` per
+chunk of ``batch_size`` conversations and decodes only the new tokens, cut at the first stop
+token (EOS or ``<|im_end|>``). Special tokens are dropped; the text is otherwise exactly what
+the model produced — no stripping, no repair. CPU by default, CUDA when present.
+
+This module is not a trainer and does not change the model it is given (its training flag and
+the tokenizer's settings are restored after each call). torch and transformers are imported
+only when a policy is built, so ``import agent_rl.policies`` stays light.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent_rl.errors import PolicyError
+
+__all__ = ["HFPolicy", "load_model"]
+
+Messages = list[dict[str, Any]]
+STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>")
+
+
+def _not_found(name: str, reason: str) -> PolicyError:
+    return PolicyError(
+        f"model {name!r} not found: pass a local path to a saved model, or a hub name on a "
+        f"machine with network access ({reason})"
+    )
+
+
+def load_model(path: str | os.PathLike[str], device: str | None = None) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` from a saved folder or a hub name, with clear errors."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name = str(path)
+    folder = Path(name).expanduser()
+    if folder.exists():
+        if not folder.is_dir():
+            raise PolicyError(f"model path {name!r} is a file: pass the folder that holds it")
+        if not (folder / "config.json").is_file():
+            raise PolicyError(
+                f"model folder {name!r} has no config.json, so it is not a saved model: "
+                "save one with model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
+            )
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+            model = AutoModelForCausalLM.from_pretrained(folder)
+        except Exception as exc:  # corrupt weights, bad JSON, missing tokenizer files
+            raise PolicyError(
+                f"model folder {name!r} cannot be loaded ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}): re-save it with save_pretrained"
+            ) from exc
+    else:
+        # hub names are "name" or "org/name"; anything else is a local path that is missing
+        looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1
+        if looks_local or (os.sep != "/" and os.sep in name):
+            raise _not_found(name, "no such folder")
+        # read at call time: huggingface_hub reads HF_HUB_OFFLINE only once, at import
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=offline)
+            model = AutoModelForCausalLM.from_pretrained(name, local_files_only=offline)
+        except Exception as exc:
+            raise _not_found(name, "offline" if offline else type(exc).__name__) from exc
+    model.to(device or _default_device())
+    return model, tokenizer
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class HFPolicy:
+    """A transformers causal LM behind the ``Policy`` interface.
+
+    ``model_or_path`` is an in-memory model (then pass ``tokenizer``) or a folder / hub name.
+    Greedy by default; ``do_sample=True`` with ``temperature``/``top_p`` samples, reproducibly
+    when ``seed`` is set (call ``n`` is seeded with ``seed + n``).
+    """
+
+    def __init__(
+        self,
+        model_or_path: Any,
+        tokenizer: Any = None,
+        *,
+        max_new_tokens: int = 256,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        do_sample: bool = False,
+        seed: int | None = 0,
+        device: str | None = None,
+        batch_size: int = 8,
+        name: str | None = None,
+    ) -> None:
+        if max_new_tokens < 1 or batch_size < 1:
+            raise PolicyError("HFPolicy: max_new_tokens and batch_size must be at least 1")
+        if do_sample and temperature <= 0:
+            raise PolicyError(
+                "HFPolicy: temperature <= 0 is not supported with do_sample=True because it "
+                "divides the logits. Set do_sample=False for greedy decoding instead."
+            )
+        if isinstance(model_or_path, str | os.PathLike):
+            self.model, loaded_tok = load_model(model_or_path, device)
+            self.tokenizer = tokenizer if tokenizer is not None else loaded_tok
+            self.name = name or str(model_or_path)
+        else:
+            if tokenizer is None:
+                raise PolicyError("HFPolicy(model, tokenizer): pass the tokenizer with a model")
+            self.model, self.tokenizer = model_or_path, tokenizer
+            if device is not None:
+                self.model.to(device)
+            self.name = name or str(getattr(model_or_path, "name_or_path", "") or "hf-model")
+        if getattr(self.tokenizer, "chat_template", None) is None:
+            raise PolicyError(
+                f"tokenizer of {self.name!r} has no chat template: set tokenizer.chat_template "
+                "(a Jinja template) or use a chat model"
+            )
+        self.max_new_tokens, self.temperature, self.top_p = max_new_tokens, temperature, top_p
+        self.do_sample, self.seed, self.batch_size = do_sample, seed, batch_size
+        self.stop_ids = self._stop_ids()
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else self.stop_ids[0])
+        self.last_usage: list[dict[str, int]] = []
+        self._calls = 0
+
+    def _stop_ids(self) -> list[int]:
+        ids: list[int] = []
+        candidates: list[Any] = [self.tokenizer.eos_token_id]
+        gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        candidates += gen_eos if isinstance(gen_eos, list) else [gen_eos]
+        vocab = self.tokenizer.get_vocab()
+        candidates += [vocab.get(tok) for tok in STOP_TOKENS]
+        for i in candidates:
+            if i is not None and int(i) not in ids:
+                ids.append(int(i))
+        if not ids:
+            raise PolicyError(f"tokenizer of {self.name!r} has no EOS token to stop generation at")
+        return ids
+
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        """The token ids the model sees for one conversation (chat template + generation prompt)."""
+        text = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def generate(self, batch: list[Messages]) -> list[str]:
+        import torch
+
+        prompts = [self.prompt_ids(messages) for messages in batch]
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        for ids in prompts:
+            if limit is not None and len(ids) + self.max_new_tokens > limit:
+                raise PolicyError(
+                    f"prompt of {len(ids)} tokens + max_new_tokens={self.max_new_tokens} exceeds "
+                    f"the context of {self.name!r} ({limit} tokens): lower max_steps or "
+                    "max_new_tokens"
+                )
+        if self.seed is not None and self.do_sample:
+            torch.manual_seed(self.seed + self._calls)
+        self._calls += 1
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        texts: list[str] = [""] * len(prompts)
+        usage: list[dict[str, int]] = [{} for _ in prompts]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                outputs = self._generate([prompts[i] for i in chunk])
+                for i, (text, n) in zip(chunk, outputs, strict=True):
+                    texts[i] = text
+                    usage[i] = {"prompt_tokens": len(prompts[i]), "completion_tokens": n}
+        finally:
+            self.model.train(was_training)
+        self.last_usage = usage
+        return texts
+
+    def _generate(self, prompts: Sequence[list[int]]) -> list[tuple[str, int]]:
+        import torch
+
+        width = max(len(p) for p in prompts)
+        device = self.model.device
+        input_ids = torch.tensor(
+            [[self.pad_id] * (width - len(p)) + p for p in prompts], device=device
+        )
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": self.do_sample,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": self.pad_id,
+        }
+        if self.do_sample:
+            kwargs.update(temperature=self.temperature, top_p=self.top_p, top_k=0)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+        results = []
+        stops = set(self.stop_ids)
+        for row in out[:, width:].tolist():
+            cut = next((j for j, t in enumerate(row) if t in stops), len(row))
+            n = min(cut + 1, len(row))  # the stop token counts as generated
+            text = self.tokenizer.decode(
+                row[:cut], skip_special_tokens=True, clean_up_tokenization_spaces=False
+            )
+            results.append((text, n))
+        return results
