@@ -1,0 +1,37 @@
+"""Recorded agent episodes: ``Step``/``Trajectory`` models and the JSONL ``TrajectoryStore``.
+
+``models`` holds the data (and how the sandbox state at a step is rebuilt); ``store`` holds the
+append-only file and its crash guarantees. Both are re-exported here.
+"""
+
+from __future__ import annotations
+
+from agent_rl.trajectories.models import (
+    SCHEMA_VERSION,
+    Outcome,
+    Step,
+    TaskRef,
+    Trajectory,
+    TrajectoryMeta,
+)
+from agent_rl.trajectories.store import (
+    SkippedRecordWarning,
+    StoreWarning,
+    TornRecordWarning,
+    TrajectoryStore,
+    encode_line,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Outcome",
+    "SkippedRecordWarning",
+    "Step",
+    "StoreWarning",
+    "TaskRef",
+    "TornRecordWarning",
+    "Trajectory",
+    "TrajectoryMeta",
+    "TrajectoryStore",
+    "encode_line",
+]
