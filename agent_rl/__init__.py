@@ -47,6 +47,7 @@ _LAZY: dict[str, str] = {
     "TrainingError": "agent_rl.errors",
     "Trajectory": "agent_rl.trajectories",
     "TrajectoryStore": "agent_rl.trajectories",
+    "build_tiny_model": "agent_rl.models",
     "load_tasks": "agent_rl.tasks",
     "parse_json": "agent_rl.strict_json",
 }
