@@ -1,0 +1,368 @@
+"""Trajectory models and the JSONL store: round trips, Arrow-stable lines, torn and bad lines,
+concurrent writers, write failures, ``datasets`` loading and state replay at a step."""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from agent_rl.errors import CorruptRecordError, StoreError
+from agent_rl.trajectories import (
+    SCHEMA_VERSION,
+    SkippedRecordWarning,
+    Step,
+    TornRecordWarning,
+    Trajectory,
+    TrajectoryStore,
+    encode_line,
+)
+from agent_rl.verdicts import CallVerdict, ErrorEntry, Observation, ToolCall
+
+READ = ToolCall("read_file", {"path": "src/app.py"})
+BAD_ARGS = CallVerdict(
+    False,
+    "arguments",
+    ToolCall("read_file", {"path": 3}),
+    (ErrorEntry("wrong_type", "path must be a string", ("arguments", "path")),),
+)
+
+
+def _step(i: int, **kw: Any) -> Step:
+    return Step(index=i, **kw)
+
+
+STEPS: dict[str, Step] = {
+    "empty": _step(0),
+    "valid_call": _step(
+        0,
+        messages=[{"role": "system", "content": "tools"}, {"role": "user", "content": "fix it"}],
+        raw_output='{"name": "read_file", "arguments": {"path": "src/app.py"}}',
+        call=READ,
+        observation=Observation("1| x = 1"),
+        verdict=CallVerdict(True, None, READ),
+        latency_s=0.25,
+        prompt_tokens=120,
+        completion_tokens=17,
+        state_before={"format": 1, "files": {"src/app.py": "x = 1\n"}},
+    ),
+    "invalid_args": _step(
+        3,
+        raw_output='{"name": "read_file", "arguments": {"path": 3}}',
+        verdict=BAD_ARGS,
+        observation=Observation("bad", ok=False, error=BAD_ARGS.errors[0]),
+        error="",
+    ),
+    "final_answer": _step(1, raw_output="done", verdict=CallVerdict(True, final_answer="done")),
+    "policy_error": _step(2, error="TimeoutError: endpoint", verdict=None),
+    "nested_args": _step(
+        0,
+        call=ToolCall("write_file", {"path": "a", "content": 'é\n\t"q"', "n": [1, 2.5, None, {}]}),
+        extra={"tool_call_id": "call_1", "content": ["block", {"type": "text"}]},
+    ),
+    "multimodal_messages": _step(
+        0, messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    ),
+    "lone_surrogates": _step(
+        0, raw_output="bad \udc80 text \ud800", call=ToolCall("x", {"k": "\udfff"})
+    ),
+    "nul_and_unicode": _step(0, raw_output="a\x00b \u2028 😀"),
+}
+
+
+def _traj(steps: list[Step], **kw: Any) -> Trajectory:
+    return Trajectory(task={"id": "t1", "prompt": "fix the bug"}, steps=steps, **kw)
+
+
+@pytest.mark.parametrize("name", list(STEPS))
+def test_round_trip_through_the_stored_line(name: str) -> None:
+    traj = _traj([STEPS[name]], metadata={"source": "agent", "model": "tiny", "seed": 7})
+    line = encode_line(traj)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    back = Trajectory.model_validate_json(line) if name != "lone_surrogates" else None
+    if back is None:  # jiter refuses lone-surrogate escapes; the store falls back to json
+        back = Trajectory.model_validate(json.loads(line))
+    assert back == traj
+    assert Trajectory.model_validate(traj.model_dump()) == traj
+
+
+def _shape(value: Any) -> Any:
+    """The JSON type structure of a stored value (what Arrow infers a column type from)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def test_every_stored_line_has_the_same_arrow_shape() -> None:
+    """Nulls, free-form dicts and mixed lists never reach a column: one shape for all lines."""
+    shapes = set()
+    for step in STEPS.values():
+        traj = _traj([step], outcome={"status": "error", "success": False, "error": "boom"})
+        shapes.add(json.dumps(_shape(json.loads(encode_line(traj)))))
+        bare = Trajectory(steps=[step])
+        shapes.add(json.dumps(_shape(json.loads(encode_line(bare)))))
+    assert len(shapes) == 1, shapes
+
+
+def test_datasets_loads_a_store_whose_first_chunk_is_all_nulls(tmp_path: Path) -> None:
+    """``datasets`` types columns from its first chunk: late non-null values must still load."""
+    datasets = pytest.importorskip("datasets")
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    for i in range(60):
+        late = i >= 40
+        steps = (
+            [STEPS["empty"], STEPS["valid_call"], STEPS["invalid_args"]]
+            if late
+            else [STEPS["empty"]]
+        )
+        outcome = {"status": "error", "success": True, "error": "x"} if late else {}
+        store.append(_traj(steps, outcome=outcome))
+    ds = datasets.load_dataset(
+        "json", data_files=str(store.path), split="train", chunksize=2048, cache_dir=str(tmp_path)
+    )
+    assert ds.num_rows == 60
+    row = ds[59]
+    assert row["schema_version"] == SCHEMA_VERSION and row["outcome"]["error"] == "x"
+    assert json.loads(row["steps"][2]["verdict"])["errors"][0]["type"] == "wrong_type"
+    back = Trajectory.model_validate(row)  # a datasets row is a stored record
+    assert back.steps[1].call == READ
+
+
+def test_summary_stats() -> None:
+    traj = _traj([STEPS["valid_call"], STEPS["invalid_args"], STEPS["final_answer"]])
+    assert traj.valid_rate == pytest.approx(2 / 3)
+    assert not traj.all_valid
+    assert traj.error_counts == {"wrong_type": 1}
+    assert traj.summary()["steps"] == 3
+    assert _traj([STEPS["valid_call"]]).all_valid
+    assert not _traj([STEPS["policy_error"]]).all_valid  # a failed model call is not valid
+
+
+@pytest.mark.parametrize(
+    ("task", "expected"),
+    [("free text", ("", "free text")), ({"id": "a", "prompt": "p"}, ("a", "p")), (None, None)],
+)
+def test_task_forms(task: Any, expected: tuple[str, str] | None) -> None:
+    if expected is None:
+        with pytest.raises(ValidationError):
+            Trajectory(task=task)
+        return
+    t = Trajectory(task=task).task
+    assert (t.id, t.prompt) == expected
+
+
+def test_metadata_keeps_unknown_keys_in_extra() -> None:
+    meta = Trajectory(metadata={"source": "langchain", "model": "gpt", "run": 3}).metadata
+    assert (meta.source, meta.model, meta.extra) == ("langchain", "gpt", {"run": 3})
+
+
+@pytest.mark.parametrize(
+    ("record", "match"),
+    [
+        ({"schema_version": SCHEMA_VERSION + 1}, "upgrade agent-rl"),
+        ({"steps": [{"index": -1}]}, "index"),
+        ({"steps": [{"index": 0, "call": '{"name": 3}'}]}, "name"),
+        ({"format": "xml"}, "format"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_invalid_records_are_refused(record: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        Trajectory.model_validate(record)
+
+
+def test_unstorable_values_give_a_clear_error(tmp_path: Path) -> None:
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    for bad in ({"x": float("nan")}, {"x": object()}):
+        with pytest.raises(StoreError, match="cannot be stored as JSON"):
+            store.append(_traj([_step(0, extra=bad)]))
+    assert not store.path.exists() or store.path.read_bytes() == b""
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+def _fill(store: TrajectoryStore, n: int) -> list[Trajectory]:
+    trajs = [_traj([STEPS["valid_call"]], metadata={"i": i}) for i in range(n)]
+    for t in trajs:
+        store.append(t)
+    return trajs
+
+
+def test_append_and_stream_back(tmp_path: Path) -> None:
+    store = TrajectoryStore(tmp_path / "sub" / "t.jsonl", fsync=True)
+    trajs = _fill(store, 5)
+    assert store.extend(trajs[:2]) == 2
+    assert list(store) == trajs + trajs[:2]
+    assert store.appended == 7 and store.skipped == 0
+
+
+def test_concurrent_writers_in_one_process_never_interleave(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    stores = [TrajectoryStore(path), TrajectoryStore(path)]  # two handles, one file lock
+    big = "x" * 200_000  # long lines: a torn or interleaved write would show
+    per_thread, threads = 25, 8
+
+    def work(k: int) -> None:
+        for i in range(per_thread):
+            stores[k % 2].append(_traj([_step(0, raw_output=big)], metadata={"k": k, "i": i}))
+
+    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    got = [(t.metadata.extra["k"], t.metadata.extra["i"]) for t in TrajectoryStore(path)]
+    assert sorted(got) == [(k, i) for k in range(threads) for i in range(per_thread)]
+
+
+def test_torn_last_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    trajs = _fill(store, 3)
+    line = encode_line(trajs[0])
+    with open(store.path, "ab") as f:
+        f.write(line[: len(line) // 2])  # a crash mid-append
+    with pytest.warns(TornRecordWarning, match=r"t.jsonl:4: skipped the last record"):
+        assert list(store.read()) == trajs
+    assert store.skipped == 1 and store.skipped_lines[0][0] == 4
+
+
+def test_append_after_a_torn_line_moves_it_aside(tmp_path: Path) -> None:
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    trajs = _fill(store, 2)
+    torn = encode_line(trajs[0])[:100]
+    with open(store.path, "ab") as f:
+        f.write(torn)
+    fresh = TrajectoryStore(store.path)
+    with pytest.warns(TornRecordWarning, match="moved it to"):
+        fresh.append(trajs[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(fresh.read()) == [*trajs, trajs[1]]
+    assert (tmp_path / "t.jsonl.torn").read_bytes() == torn + b"\n"
+
+
+def test_a_whole_last_record_missing_its_newline_is_kept(tmp_path: Path) -> None:
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    trajs = _fill(store, 2)
+    store.path.write_bytes(store.path.read_bytes()[:-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(store.read()) == trajs
+        TrajectoryStore(store.path).append(trajs[0])
+        assert list(store.read()) == [*trajs, trajs[0]]
+
+
+BAD_LINES = {
+    "garbage": b"not json at all\n",
+    "truncated_json": b'{"schema_version": 1, "id": "x", "steps": [\n',
+    "wrong_schema": b'{"schema_version": 1, "steps": [{"index": "zero"}]}\n',
+    "future_version": b'{"schema_version": 99}\n',
+    "invalid_utf8": b'{"schema_version": 1, "id": "\xff\xfe"}\n',
+    "json_array": b"[1, 2, 3]\n",
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_LINES))
+def test_a_bad_line_in_the_middle_names_file_and_line(tmp_path: Path, name: str) -> None:
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    trajs = _fill(store, 2)
+    with open(store.path, "ab") as f:
+        f.write(BAD_LINES[name])
+    store.append(trajs[0])
+    with pytest.raises(CorruptRecordError, match=r"t\.jsonl:3: not a valid trajectory") as e:
+        list(store.read())
+    assert (e.value.line, e.value.path) == (3, str(store.path))
+    with pytest.warns(SkippedRecordWarning, match=r"t\.jsonl:3: skipped a bad record"):
+        assert list(store.read(on_error="skip")) == [*trajs, trajs[0]]
+    assert store.skipped == 1
+
+
+def test_blank_lines_are_ignored(tmp_path: Path) -> None:
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    trajs = _fill(store, 1)
+    with open(store.path, "ab") as f:
+        f.write(b"\n  \n")
+    store.append(trajs[0])
+    assert list(store) == trajs * 2
+
+
+def test_reading_a_missing_file_or_a_bad_mode(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        list(TrajectoryStore(tmp_path / "nope.jsonl"))
+    with pytest.raises(ValueError, match="on_error='ignore' is not supported"):
+        list(TrajectoryStore(tmp_path / "nope.jsonl").read(on_error="ignore"))  # type: ignore[arg-type]
+
+
+def test_writing_to_a_directory_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="could not append"):
+        TrajectoryStore(tmp_path).append(_traj([]))
+
+
+class FlakyWriter:
+    """Writes half of the next write, then fails like a full disk; later writes succeed."""
+
+    def __init__(self) -> None:
+        self.fail_next = False
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        import os
+
+        if self.fail_next:
+            self.fail_next = False
+            os.write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(28, "No space left on device")
+        return os.write(fd, data)
+
+
+def test_a_failed_write_never_glues_onto_the_next_record(tmp_path: Path) -> None:
+    writer = FlakyWriter()
+    store = TrajectoryStore(tmp_path / "t.jsonl", write=writer)
+    trajs = _fill(store, 2)
+    writer.fail_next = True
+    with pytest.raises(StoreError, match="No space left"):
+        store.append(trajs[0])
+    with pytest.warns(TornRecordWarning, match="moved it to"):
+        store.append(trajs[1])
+    assert list(store) == [*trajs, trajs[1]]
+
+
+# --- state replay ------------------------------------------------------------------------------
+
+
+def test_state_at_rebuilds_the_sandbox_at_every_step() -> None:
+    sandbox_mod = pytest.importorskip("agent_rl.sandbox")
+    sandbox = sandbox_mod.CodingSandbox({"src/app.py": "x = 1\n"})
+    calls = [
+        ToolCall("read_file", {"path": "src/app.py"}),
+        ToolCall("write_file", {"path": "src/new.py", "content": "y = 2\n"}),
+        ToolCall("edit_file", {"path": "src/app.py", "old_text": "x = 1", "new_text": "x = 3"}),
+        ToolCall("read_file", {"path": "missing.py"}),  # a state error: applied, no change
+        ToolCall("edit_file", {"path": "src/new.py", "old_text": "y", "new_text": "z"}),
+    ]
+    snapshots, steps = [], []
+    for i, call in enumerate(calls):
+        snapshots.append(sandbox.snapshot())
+        obs = sandbox.step(call)
+        steps.append(
+            Step(index=i, call=call, observation=obs, state_before=snapshots[0] if i == 0 else None)
+        )
+    snapshots.append(sandbox.snapshot())
+    traj = Trajectory.model_validate_json(encode_line(Trajectory(steps=steps)))
+    for k in range(len(calls) + 1):
+        assert traj.state_at(k, verify=True).snapshot() == snapshots[k]
+    with pytest.raises(IndexError):
+        traj.state_at(len(calls) + 1)
+    with pytest.raises(StoreError, match="no state snapshot"):
+        Trajectory(steps=[Step(index=0, call=calls[0])]).state_at(1)
+    tampered = traj.model_copy(deep=True)
+    tampered.steps[2].observation = Observation("something else")
+    with pytest.raises(StoreError, match="replaying step 2 gave a different observation"):
+        tampered.state_at(4, verify=True)
