@@ -94,21 +94,25 @@ class ScriptedPolicy:
     def generate(self, batch: list[Messages]) -> list[str]:
         if self._fn is not None:
             return [str(self._fn(messages)) for messages in batch]
-        taken: set[int] = set()
-        out = []
-        for messages in batch:
-            episode = self._episode_for(messages, taken)
-            taken.add(id(episode))
-            script = self._scripts[episode.script]
-            step = len(episode.emitted)
-            if step >= len(script):
-                raise PolicyError(
-                    f"ScriptedPolicy: script {episode.script} has {len(script)} outputs but step "
-                    f"{step + 1} was asked for; add outputs or lower max_steps"
-                )
-            episode.emitted.append(script[step])
-            out.append(script[step])
-        return out
+        saved = [_Episode(e.script, e.prefix, list(e.emitted)) for e in self._episodes]
+        try:
+            return [self._next(messages, set()) for messages in batch]
+        except PolicyError:
+            self._episodes = saved  # all or nothing: a failed batch consumes no output
+            raise
+
+    def _next(self, messages: Messages, taken: set[int]) -> str:
+        episode = self._episode_for(messages, taken)
+        taken.add(id(episode))
+        script = self._scripts[episode.script]
+        step = len(episode.emitted)
+        if step >= len(script):
+            raise PolicyError(
+                f"ScriptedPolicy: script {episode.script} has {len(script)} outputs but step "
+                f"{step + 1} was asked for; add outputs or lower max_steps"
+            )
+        episode.emitted.append(script[step])
+        return script[step]
 
     def _episode_for(self, messages: Messages, taken: set[int]) -> _Episode:
         prefix, assistants = _split(messages)

@@ -1,0 +1,252 @@
+"""``ReActAgent``: runs coding episodes in the sandbox with any policy and records them.
+
+One step of an episode: build the prompt (:mod:`agent_rl.prompts`), ask the policy for the next
+output, score the raw text with the strict ``Scorer`` against the sandbox, then
+
+- a valid call is applied (``sandbox.step``) and its observation goes back to the model;
+- a final answer ends the episode (``final_answer``), as does ``finish`` (``finished``);
+- an invalid output changes nothing: the model gets an error observation naming what was wrong
+  and the episode goes on — a bad rollout is data;
+- a policy failure (an endpoint down after its retries, a script run out) ends that episode
+  with status ``error`` and the message, recorded as a last step with no verdict.
+
+``max_steps`` outputs end it otherwise. Every step is recorded in a ``Trajectory`` (the exact
+messages, the raw output, the applied call, the observation, the verdict, timing, tokens when
+the policy reports them, and the sandbox snapshot at step 0 so the state can be replayed).
+``run_many`` batches the policy across episodes: all live episodes generate together, step by
+step. This module does not train and does not write files (``TrajectoryStore`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent_rl.errors import ConfigError, PolicyError
+from agent_rl.formats import format_instructions
+from agent_rl.prompts import build_messages, error_observation
+from agent_rl.sandbox import CodingSandbox
+from agent_rl.scorer import Scorer
+from agent_rl.tasks import Task, make_sandbox
+from agent_rl.trajectories import Step, TaskRef, Trajectory, TrajectoryMeta
+from agent_rl.verdicts import Observation
+
+if TYPE_CHECKING:
+    from agent_rl.formats import Format
+    from agent_rl.policies import Policy
+
+__all__ = ["ReActAgent", "StepCallback"]
+
+logger = logging.getLogger(__name__)
+
+StepCallback = Callable[[Trajectory, Step], None]
+Episode = Task | CodingSandbox
+
+
+@dataclass
+class _Live:
+    """An episode in progress."""
+
+    task: Task | None
+    sandbox: CodingSandbox
+    scorer: Scorer
+    trajectory: Trajectory
+    done: bool = False
+
+
+class ReActAgent:
+    """A ReAct-style tool-calling agent over ``CodingSandbox`` episodes.
+
+    ``scorer`` defaults to ``Scorer(sandbox.tools, format)`` per episode; pass one to share it
+    (its format must be ``format``). ``metadata`` is stored in every trajectory's metadata.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        format: Format = "react",
+        max_steps: int = 12,
+        scorer: Scorer | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        format_instructions(format)  # ConfigError for an unknown format
+        if max_steps < 1:
+            raise ConfigError(f"max_steps={max_steps} must be at least 1")
+        if scorer is not None and scorer.format != format:
+            raise ConfigError(
+                f"scorer format {scorer.format!r} is not supported with agent format "
+                f"{format!r} because outputs would be scored in another format. Build the "
+                f"Scorer with format={format!r}."
+            )
+        self.policy, self.format, self.max_steps, self.scorer = policy, format, max_steps, scorer
+        self.metadata = dict(metadata or {})
+
+    # --- public ----------------------------------------------------------------------------------
+    def run(
+        self,
+        task: Episode,
+        *,
+        prompt: str | None = None,
+        on_step: StepCallback | None = None,
+    ) -> Trajectory:
+        """Run one episode of a ``Task`` (or of a bare sandbox with a ``prompt``)."""
+        prompts = None if prompt is None else [prompt]
+        return self.run_many([task], prompts=prompts, on_step=on_step)[0]
+
+    def run_many(
+        self,
+        tasks: Sequence[Episode],
+        *,
+        prompts: Sequence[str] | None = None,
+        on_step: StepCallback | None = None,
+        on_episode: Callable[[Trajectory], None] | None = None,
+    ) -> list[Trajectory]:
+        """Run episodes side by side, one batched policy call per step, and return their
+        trajectories in the order given. ``on_step(trajectory, step)`` after each recorded step;
+        ``on_episode(trajectory)`` as each episode ends (e.g. to append it to a store)."""
+        if prompts is not None and len(prompts) != len(tasks):
+            raise ConfigError(f"got {len(prompts)} prompts for {len(tasks)} episodes")
+        live = [
+            self._start(t, None if prompts is None else prompts[i]) for i, t in enumerate(tasks)
+        ]
+        running = list(live)
+        while running:
+            batch = [self._messages(ep) for ep in running]
+            started = time.time()
+            t0 = time.perf_counter()
+            outputs = self._generate(batch)
+            latency = time.perf_counter() - t0
+            usage = getattr(self.policy, "last_usage", None)
+            if not isinstance(usage, list) or len(usage) != len(batch):
+                usage = [{}] * len(batch)
+            for ep, messages, output, counts in zip(running, batch, outputs, usage, strict=True):
+                tokens = counts if isinstance(counts, dict) else {}
+                step = Step(
+                    index=len(ep.trajectory.steps),
+                    messages=messages,
+                    started_at=started,
+                    latency_s=latency,
+                    prompt_tokens=tokens.get("prompt_tokens"),
+                    completion_tokens=tokens.get("completion_tokens"),
+                    state_before=ep.sandbox.snapshot() if not ep.trajectory.steps else None,
+                )
+                self._apply(ep, step, output)
+                if on_step is not None:
+                    on_step(ep.trajectory, ep.trajectory.steps[-1])
+                if ep.done:
+                    self._finish(ep)
+                    if on_episode is not None:
+                        on_episode(ep.trajectory)
+            running = [ep for ep in running if not ep.done]
+        return [ep.trajectory for ep in live]
+
+    # --- one episode -----------------------------------------------------------------------------
+    def _start(self, item: Episode, prompt: str | None) -> _Live:
+        if isinstance(item, Task):
+            task, sandbox = item, make_sandbox(item)
+            ref = TaskRef(id=item.id, prompt=prompt or item.prompt)
+        elif isinstance(item, CodingSandbox):
+            if not prompt:
+                raise ConfigError("run(sandbox) needs prompt=...: the task the agent must solve")
+            task, sandbox, ref = None, item, TaskRef(prompt=prompt)
+        else:
+            raise ConfigError(
+                f"ReActAgent runs a Task or a CodingSandbox, not {type(item).__name__}"
+            )
+        scorer = self.scorer or Scorer(sandbox.tools, self.format)
+        trajectory = Trajectory(
+            task=ref,
+            tools=list(sandbox.tools),
+            format=self.format,
+            metadata=TrajectoryMeta(
+                source="agent",
+                model=str(getattr(self.policy, "name", type(self.policy).__name__)),
+                extra={
+                    "policy": type(self.policy).__name__,
+                    "max_steps": self.max_steps,
+                    **self.metadata,
+                },
+            ),
+        )
+        return _Live(task, sandbox, scorer, trajectory)
+
+    def _messages(self, ep: _Live) -> list[dict[str, Any]]:
+        return build_messages(
+            ep.trajectory.task.prompt, ep.trajectory.steps, ep.scorer.tools, self.format
+        )
+
+    def _apply(self, ep: _Live, step: Step, output: str | Exception) -> None:
+        outcome = ep.trajectory.outcome
+        if isinstance(output, Exception):
+            message = (
+                f"{type(output).__name__}: {output}"
+                if not isinstance(output, PolicyError)
+                else str(output)
+            )
+            step.error = message
+            ep.trajectory.steps.append(step)
+            outcome.status, outcome.error, ep.done = "error", message, True
+            logger.warning("episode %s ended by a policy error: %s", ep.trajectory.id, message)
+            return
+        step.raw_output = output
+        verdict = ep.scorer.score(output, state=ep.sandbox)
+        step.verdict = verdict
+        if verdict.valid and verdict.call is not None:
+            step.call = verdict.call
+            step.observation = observation = ep.sandbox.step(verdict.call)
+            if observation.done or ep.sandbox.done:
+                outcome.status, ep.done = "finished", True
+        elif verdict.valid:
+            outcome.status, outcome.final_answer, ep.done = (
+                "final_answer",
+                verdict.final_answer or "",
+                True,
+            )
+        else:
+            step.observation = Observation(
+                error_observation(verdict),
+                ok=False,
+                error=verdict.errors[0] if verdict.errors else None,
+            )
+        ep.trajectory.steps.append(step)
+        if not ep.done and len(ep.trajectory.steps) >= self.max_steps:
+            outcome.status, ep.done = "max_steps", True
+
+    def _finish(self, ep: _Live) -> None:
+        if ep.task is not None:
+            ep.trajectory.outcome.success = bool(ep.task.check(ep.sandbox))
+
+    # --- the policy, one batch -------------------------------------------------------------------
+    def _generate(self, batch: list[list[dict[str, Any]]]) -> list[str | Exception]:
+        """One output or the exception that stopped it, per conversation. A failing batch is
+        retried conversation by conversation so one bad episode does not end the others."""
+        each = getattr(self.policy, "generate_each", None)
+        try:
+            outputs: list[Any] = list(
+                each(batch) if callable(each) else self.policy.generate(batch)
+            )
+        except Exception as exc:
+            if len(batch) == 1 or callable(each):
+                return [exc] * len(batch)
+            outputs = []
+            for messages in batch:
+                try:
+                    outputs.extend(self.policy.generate([messages]))
+                except Exception as one:
+                    outputs.append(one)
+        if len(outputs) != len(batch):
+            err = PolicyError(
+                f"policy {getattr(self.policy, 'name', '?')!r} returned {len(outputs)} outputs "
+                f"for {len(batch)} conversations"
+            )
+            return [err] * len(batch)
+        return [
+            o
+            if isinstance(o, str | Exception)
+            else PolicyError(f"the policy returned {type(o).__name__}, not text")
+            for o in outputs
+        ]
