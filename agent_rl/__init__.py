@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "TrajectoryStore": "agent_rl.trajectories",
     "build_tiny_model": "agent_rl.models",
     "load_tasks": "agent_rl.tasks",
+    "make_sandbox": "agent_rl.tasks",
     "parse_json": "agent_rl.strict_json",
 }
 

@@ -7,8 +7,9 @@ This module is not the sandbox: it knows nothing about which files exist.
 
 Decisions (each a state-stage error, never a host lookup):
 
-- absolute paths (``/etc/passwd``), home paths (``~/x``) and anything that climbs out of the
-  root after normalisation (``../x``, ``a/../../b``) are ``path_outside_workspace``;
+- absolute paths (``/etc/passwd``), home paths (``~/x``, also ``./~/x``: a shell would expand
+  them) and anything that climbs out of the root after normalisation (``../x``,
+  ``a/../../b``) are ``path_outside_workspace``;
 - empty paths, NUL and other non-printable characters, backslashes (``C:\\x``,
   ``\\\\server\\share``), drive letters (``C:/x``) and over-long paths or names are
   ``invalid_path``.
@@ -51,14 +52,14 @@ def normalize(path: str, field: str = "path") -> str | ErrorEntry:
         return _invalid(
             field, f"{path!r} is a Windows drive path; use a path relative to the workspace root"
         )
-    if path[0] == "/" or path[0] == "~":
+    norm = posixpath.normpath(path)
+    if path[0] == "/" or norm[0] == "~":  # shells expand ~: refuse it wherever it ends up first
         return ErrorEntry(
             "path_outside_workspace",
             f"{path!r} is not relative to the workspace root; use a relative path such as "
             "'src/app.py'",
             ("arguments", field),
         )
-    norm = posixpath.normpath(path)
     if norm == ".." or norm.startswith("../"):
         return ErrorEntry(
             "path_outside_workspace",
