@@ -1,0 +1,394 @@
+"""``ToolSpec``: a tool's name, description and JSON Schema (draft 2020-12) of its arguments.
+
+Build one from a plain Python function (type hints + docstring), a pydantic model, an OpenAI
+function-tool dict or a LangChain ``BaseTool``; :meth:`ToolSpec.to_openai` goes back. Every spec
+is checked when it is made (a bad name or schema raises :class:`ToolSpecError` saying what to
+fix) and compiled once, so :meth:`ToolSpec.validate_arguments` is cheap on the hot path.
+
+Unknown argument names are errors unless the schema allows extra properties explicitly: a
+spec whose top-level schema says nothing about extra properties gets
+``"additionalProperties": false`` (``"unevaluatedProperties": false`` when its properties come
+from ``$ref``/``allOf``/...), and the pydantic-based constructors close nested objects too.
+
+This module knows schemas, not calls: parsing model output and scoring it is the scorer's job.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import typing
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic.json_schema import GenerateJsonSchema, PydanticJsonSchemaWarning
+from referencing import Registry
+
+from agent_rl._schema import SchemaValidator, _subschemas
+from agent_rl._schema_fast import json_type
+from agent_rl.errors import ToolSpecError
+from agent_rl.verdicts import ErrorEntry
+
+__all__ = ["ToolSpec"]
+
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_EXTRAS = ("additionalProperties", "unevaluatedProperties", "patternProperties")
+_APPLICATORS = ("$ref", "$dynamicRef", "allOf", "anyOf", "oneOf", "if", "dependentSchemas")
+_EMPTY_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+class ToolSpec(BaseModel):
+    """A tool as a model sees it: ``name``, ``description`` and the ``parameters`` schema.
+
+    >>> spec = ToolSpec(name="add", description="Add two integers.", parameters={
+    ...     "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+    ...     "required": ["a", "b"]})
+    >>> spec.validate_arguments({"a": 1, "b": 2})
+    []
+    >>> [e.type for e in spec.validate_arguments({"a": "1", "c": 2})]
+    ['wrong_type', 'missing_argument', 'unknown_argument']
+
+    ``registry`` (a ``referencing.Registry``) resolves ``$ref``s to other documents; nothing is
+    ever fetched from the network. ``strict`` is OpenAI's flag, kept for :meth:`to_openai`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: dict(_EMPTY_ARGS))
+    strict: bool | None = None
+    registry: Registry[Any] | None = Field(default=None, exclude=True, repr=False)
+
+    _validator: SchemaValidator = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            first = e.errors()[0]
+            cause = first.get("ctx", {}).get("error")
+            if isinstance(cause, ToolSpecError):
+                raise cause from None
+            where = ".".join(str(p) for p in first["loc"]) or "ToolSpec"
+            raise ToolSpecError(
+                f"invalid ToolSpec: {where}: {first['msg']}. A ToolSpec takes name (str), "
+                "description (str) and parameters (a JSON Schema object)."
+            ) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _copy_and_close(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("parameters"), Mapping):
+            data = {**data, "parameters": _close(_json_copy(data["parameters"]), deep=False)}
+        return data
+
+    def model_post_init(self, context: Any, /) -> None:
+        if not _NAME.match(self.name):
+            fixed = re.sub(r"[^a-zA-Z0-9_-]+", "_", self.name).strip("_")[:64] or "my_tool"
+            raise ToolSpecError(
+                f"tool name {self.name!r} is invalid: names must be 1-64 letters, digits, '_' "
+                f"or '-' (OpenAI's rule). Rename it, e.g. {fixed!r}."
+            )
+        if self.parameters.get("type") != "object":
+            raise ToolSpecError(
+                f'the parameters of tool {self.name!r} must be an object schema, got "type": '
+                f"{json.dumps(self.parameters.get('type'))}. Arguments are a JSON object: set "
+                '"type": "object" and describe each argument under "properties".'
+            )
+        try:
+            validator = SchemaValidator(self.parameters, self.registry)
+        except ToolSpecError as e:
+            raise ToolSpecError(f"tool {self.name!r}: {e}") from None
+        self._validator = validator
+
+    # -- validation (the scorer's hot path) ----------------------------------------------------
+
+    def validate_arguments(self, args: Any) -> list[ErrorEntry]:
+        """Every reason ``args`` is not a valid argument object for this tool; ``[]`` if valid.
+
+        Kinds: ``arguments_not_object``, ``missing_argument``, ``unknown_argument``,
+        ``wrong_type``, ``invalid_value``, ``schema_violation``; ``loc`` starts with
+        ``"arguments"``. Never raises on any value.
+        """
+        validator = self.__pydantic_private__["_validator"]
+        if validator.check(args):
+            return []
+        if not isinstance(args, dict):
+            msg = f"arguments must be a JSON object, got {json_type(args)}"
+            if isinstance(args, str | bytes):
+                msg += " (JSON text? parse it into an object first)"
+            return [ErrorEntry("arguments_not_object", msg, ("arguments",))]
+        return validator.errors(args)
+
+    def accepts(self, args: Any) -> bool:
+        """``True`` if ``args`` is valid: :meth:`validate_arguments` without the details."""
+        validator = self.__pydantic_private__["_validator"]
+        return validator.check(args) or not self.validate_arguments(args)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the schema runs on the compiled fast path (else jsonschema alone)."""
+        return bool(self.__pydantic_private__["_validator"].fast)
+
+    # -- identity, copies, pickling -------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToolSpec):
+            return NotImplemented
+        return self._key() == other._key() and self.registry is other.registry
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        params = json.dumps(self.parameters, sort_keys=True)
+        return (self.name, self.description, params, self.strict)
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> ToolSpec:
+        """A checked copy (``update`` goes through the same validation as the constructor)."""
+        return type(self)(**{**dict(self), **(update or {})})
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["__pydantic_private__"] = {}  # generated code: rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._validator = SchemaValidator(self.parameters, self.registry)
+
+    # -- conversions ----------------------------------------------------------------------------
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI function-tool form: ``{"type": "function", "function": {...}}``."""
+        function: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "parameters": _json_copy(self.parameters),
+        }
+        if self.strict is not None:
+            function["strict"] = self.strict
+        return {"type": "function", "function": function}
+
+    @classmethod
+    def from_openai(
+        cls, tool: Mapping[str, Any], *, registry: Registry[Any] | None = None
+    ) -> ToolSpec:
+        """From ``{"type": "function", "function": {...}}`` or the bare ``{"name", ...}`` form."""
+        if not isinstance(tool, Mapping):
+            raise ToolSpecError(f"an OpenAI tool is a dict, got {type(tool).__name__}.")
+        kind = tool.get("type", "function")
+        function = tool.get("function", tool) if kind == "function" else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise ToolSpecError(
+                'not an OpenAI function tool: expected {"type": "function", "function": '
+                '{"name": ..., "description": ..., "parameters": {...}}} or the bare '
+                f'{{"name", "description", "parameters"}} form, got keys {sorted(tool)}.'
+            )
+        parameters = function.get("parameters")
+        if parameters is None or parameters == {}:
+            parameters = dict(_EMPTY_ARGS)
+        elif isinstance(parameters, Mapping) and "type" not in parameters:
+            parameters = {"type": "object", **parameters}
+        return cls(
+            name=function["name"],
+            description=function.get("description") or "",
+            parameters=parameters,
+            strict=function.get("strict"),
+            registry=registry,
+        )
+
+    @classmethod
+    def from_pydantic(
+        cls, model: type[BaseModel], *, name: str | None = None, description: str | None = None
+    ) -> ToolSpec:
+        """From a pydantic model whose fields are the arguments (name: the class name)."""
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ToolSpecError(f"from_pydantic takes a pydantic BaseModel class, got {model!r}.")
+        summary, arg_docs = parse_docstring(model.__doc__ or "")
+        schema = _model_schema(model, model.__name__)
+        schema.pop("description", None)
+        for key, prop in schema.get("properties", {}).items():
+            if isinstance(prop, dict) and "description" not in prop and key in arg_docs:
+                prop["description"] = arg_docs[key]
+        return cls(
+            name=name or model.__name__,
+            description=summary if description is None else description,
+            parameters=_close(schema, deep=True),
+        )
+
+    @classmethod
+    def from_function(
+        cls, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+    ) -> ToolSpec:
+        """From a function: hints -> schema, docstring -> descriptions, defaults -> optional."""
+        fn_name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        try:
+            signature = inspect.signature(fn)
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except (TypeError, ValueError, NameError) as e:
+            raise ToolSpecError(f"cannot read the signature of {fn_name!r}: {e}.") from None
+        summary, arg_docs = parse_docstring(inspect.getdoc(fn) or "")
+        fields: dict[str, Any] = {}
+        for i, (pname, param) in enumerate(signature.parameters.items()):
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                star = "*" if param.kind is param.VAR_POSITIONAL else "**"
+                raise ToolSpecError(
+                    f"{fn_name}({star}{pname}) cannot be a tool argument: a tool call passes "
+                    "named arguments as one JSON object, so every argument needs a name and a "
+                    "type. Replace it with explicit parameters (or a list/dict parameter)."
+                )
+            extra = {"description": arg_docs[pname]} if pname in arg_docs else {}
+            default = ... if param.default is param.empty else param.default
+            fields[f"a{i}"] = (hints.get(pname, Any), Field(default, alias=pname, **extra))
+        model = create_model(f"{fn_name}_arguments", **fields)
+        return cls(
+            name=fn_name,
+            description=summary if description is None else description,
+            parameters=_close(_model_schema(model, fn_name), deep=True),
+        )
+
+    @classmethod
+    def from_langchain(cls, tool: Any) -> ToolSpec:
+        """From a LangChain ``BaseTool`` (``@tool`` functions, ``StructuredTool``, subclasses),
+        with the schema LangChain itself sends to a model (``convert_to_openai_tool``)."""
+        from langchain_core.tools import BaseTool
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        if not isinstance(tool, BaseTool):
+            raise ToolSpecError(f"from_langchain takes a langchain_core BaseTool, got {tool!r}.")
+        function = convert_to_openai_tool(tool)["function"]
+        parameters = function.get("parameters") or dict(_EMPTY_ARGS)
+        return cls(
+            name=function["name"],
+            description=function.get("description") or "",
+            parameters=_close(_json_copy(parameters), deep=True),
+            strict=function.get("strict"),
+        )
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+class _NoAutoTitles(GenerateJsonSchema):
+    """pydantic's schema without the titles it derives from field names (prompt noise)."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def _model_schema(model: type[BaseModel], owner: str) -> dict[str, Any]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PydanticJsonSchemaWarning)  # unserialisable defaults
+            schema = model.model_json_schema(by_alias=True, schema_generator=_NoAutoTitles)
+    except Exception as e:  # pydantic raises several types for types it cannot describe
+        raise ToolSpecError(
+            f"cannot build a JSON Schema for the arguments of {owner!r}: {e}. Use JSON types "
+            "(str, int, float, bool, None, list, dict, Literal, pydantic models) in the hints."
+        ) from None
+    schema.pop("title", None)
+    return schema
+
+
+def _json_copy(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as e:
+        raise ToolSpecError(f"parameters must be plain JSON data: {e}.") from None
+
+
+def _close(schema: Any, *, deep: bool) -> Any:
+    """Add ``additionalProperties: false`` (or ``unevaluatedProperties``) where nothing is said
+    about extra properties: at the top, and with ``deep`` in every nested object schema."""
+    stack = [(schema, True)]
+    while stack:
+        node, close = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        is_object = node.get("type") == "object" or "properties" in node
+        if close and is_object and not any(k in node for k in _EXTRAS):
+            applied = any(k in node for k in _APPLICATORS)
+            node["unevaluatedProperties" if applied else "additionalProperties"] = False
+        if deep:
+            in_all_of = [id(x) for x in node.get("allOf", ())]
+            stack.extend((c, id(c) not in in_all_of) for c in _subschemas(node))
+    return schema
+
+
+_SECTION = re.compile(
+    r"^(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments|Attributes|"
+    r"Returns|Return|Yields|Raises|Examples?|Notes?|See Also|Warnings?|References)\s*:?\s*$"
+)
+_ARG_SECTIONS = (
+    "Args",
+    "Arguments",
+    "Parameters",
+    "Params",
+    "Keyword Args",
+    "Keyword Arguments",
+    "Attributes",
+)
+_GOOGLE_ARG = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+_NUMPY_ARG = re.compile(r"^(\w+)\s*(?::.*)?$")
+_SPHINX_ARG = re.compile(r"^:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
+
+
+def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """The first paragraph and per-argument descriptions of a Google, numpy or Sphinx docstring."""
+    lines = inspect.cleandoc(doc).splitlines() if doc else []
+    summary: list[str] = []
+    for line in lines:
+        if not line.strip() or _SECTION.match(line.strip()) or line.lstrip().startswith(":"):
+            break
+        summary.append(line.strip())
+    args: dict[str, str] = {}
+    current: str | None = None
+    section: str | None = None
+    numpy = False
+    entry_indent = 0
+    for i, line in enumerate(lines):
+        stripped, indent = line.strip(), len(line) - len(line.lstrip())
+        underline = i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}
+        if set(stripped) == {"-"}:
+            continue
+        header = _SECTION.match(stripped)
+        if header and (stripped.endswith(":") or underline):
+            section, current = header.group(1), None
+            numpy = underline
+            entry_indent = -1 if not numpy else indent
+            continue
+        if sphinx := _SPHINX_ARG.match(stripped):
+            current = sphinx.group(1)
+            args[current] = sphinx.group(2).strip()
+            section, entry_indent = ":param", indent
+            continue
+        if section is None or section not in (*_ARG_SECTIONS, ":param") or not stripped:
+            continue
+        if entry_indent == -1:
+            entry_indent = indent
+        if indent == entry_indent and section != ":param":
+            m = _GOOGLE_ARG.match(stripped) if not numpy else _NUMPY_ARG.match(stripped)
+            if m:
+                current = m.group(1)
+                args[current] = m.group(2).strip() if not numpy else ""
+                continue
+        if indent > entry_indent and current is not None:
+            args[current] = f"{args[current]} {stripped}".strip()
+        elif indent < entry_indent:
+            section, current = None, None
+    return " ".join(summary), {k: v for k, v in args.items() if v}
