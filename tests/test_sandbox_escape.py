@@ -163,6 +163,28 @@ def test_the_number_of_files_is_bounded() -> None:
     assert box.step(ToolCall("write_file", {"path": "d/0", "content": "still writable"})).ok
 
 
+def test_observations_stay_bounded_on_huge_files() -> None:
+    box = CodingSandbox(
+        {
+            "many.txt": "line\n" * 3000,
+            "wide.txt": ("w" * 5000 + "\n") * 150,
+            "one.txt": "z" * 999_000,
+        }
+    )
+    many = box.step(ToolCall("read_file", {"path": "many.txt"})).content
+    assert many.count("\n") == 2000
+    assert many.endswith("... truncated at line 2000 of 3000; go on with start_line=2001")
+    assert box.step(
+        ToolCall("read_file", {"path": "many.txt", "start_line": 2001})
+    ).content.endswith("3000\tline")
+    for args in ({"path": "wide.txt"}, {"path": "one.txt"}, {"query": "w"}, {"query": "z"}):
+        tool = "search" if "query" in args else "read_file"
+        obs = box.step(ToolCall(tool, {**args, "max_results": 50} if tool == "search" else args))
+        assert obs.ok and len(obs.content) < 110_000, (args, len(obs.content))
+    wide = box.step(ToolCall("read_file", {"path": "wide.txt"})).content
+    assert "truncated at line 50 of 150; go on with start_line=51" in wide
+
+
 # -- pathological search and test files --------------------------------------------------------
 
 

@@ -11,7 +11,6 @@ file paths, tests are read (:mod:`agent_rl.sandbox._runner`), never run.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -29,6 +28,7 @@ __all__ = ["SNAPSHOT_FORMAT", "CodingSandbox"]
 
 SNAPSHOT_FORMAT = "agent_rl.sandbox/1"
 MAX_READ_LINES = 2_000  # a longer read is truncated with a note saying how to go on
+MAX_READ_CHARS = 100_000  # likewise: no observation grows past about this many characters
 MAX_LINE_CHARS = 2_000  # of each line read
 MAX_SHOWN_CHARS = 200  # of each search result line
 MAX_EDIT_LINES = 12  # lines shown after an edit
@@ -234,12 +234,17 @@ class CodingSandbox:
         if not lines:
             return Observation(f"{key} is empty")
         start = args.get("start_line") or 1
-        end = args.get("end_line") or len(lines)
+        end = min(args.get("end_line") or len(lines), start + MAX_READ_LINES - 1)
+        chars, stop = 0, start - 1
+        while stop < end and chars <= MAX_READ_CHARS:
+            chars += min(len(lines[stop]), MAX_LINE_CHARS) + 6
+            stop += 1
         note = ""
-        if end - start + 1 > MAX_READ_LINES:
-            end = start + MAX_READ_LINES - 1
-            note = f"\n... truncated at line {end} of {len(lines)}; go on with start_line={end + 1}"
-        return Observation(_numbered(lines[start - 1 : end], start) + note)
+        if stop < (args.get("end_line") or len(lines)):
+            note = (
+                f"\n... truncated at line {stop} of {len(lines)}; go on with start_line={stop + 1}"
+            )
+        return Observation(_numbered(lines[start - 1 : stop], start) + note)
 
     def _write(self, args: _Args) -> Observation:
         key = self._key(args["path"])
@@ -269,9 +274,9 @@ class CodingSandbox:
         cut = len(parent) + 1 if parent else 0
         ws = self._ws
         dirs = sorted(
-            d[cut:] + "/" for d in ws.dirs if d != ROOT and posixpath.dirname(d) == parent
+            d[cut:] + "/" for d in ws.dirs if d != ROOT and d.rpartition("/")[0] == parent
         )
-        files = sorted(f[cut:] for f in ws.files if posixpath.dirname(f) == parent)
+        files = sorted(f[cut:] for f in ws.files if f.rpartition("/")[0] == parent)
         entries = dirs + files
         return Observation("\n".join(entries) if entries else f"{key} is empty")
 

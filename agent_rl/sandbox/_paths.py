@@ -52,7 +52,12 @@ def normalize(path: str, field: str = "path") -> str | ErrorEntry:
         return _invalid(
             field, f"{path!r} is a Windows drive path; use a path relative to the workspace root"
         )
-    norm = posixpath.normpath(path)
+    # most paths are already normal; normpath is pure Python and costs more than this test
+    norm = (
+        path
+        if "//" not in path and "./" not in path and path[-1] not in "/."
+        else (posixpath.normpath(path))
+    )
     if path[0] == "/" or norm[0] == "~":  # shells expand ~: refuse it wherever it ends up first
         return ErrorEntry(
             "path_outside_workspace",
@@ -77,8 +82,8 @@ def normalize(path: str, field: str = "path") -> str | ErrorEntry:
 def parents(key: str) -> list[str]:
     """The directories that contain ``key``, innermost first, without the root."""
     out = []
-    head = posixpath.dirname(key)
-    while head:
+    head, sep, _ = key.rpartition("/")
+    while sep:
         out.append(head)
-        head = posixpath.dirname(head)
+        head, sep, _ = head.rpartition("/")
     return out

@@ -251,14 +251,14 @@ def _evaluate(check: _Check, files: Mapping[str, str]) -> str | None:
         return where + f"{key} does not exist"
     if kind == "contains":
         if (operand in content) == negate:
-            return where + f"{operand!r} {'found' if negate else 'not found'} in {key}"
+            return where + f"{operand!r:.200} {'found' if negate else 'not found'} in {key}"
     elif kind == "equals":
         if (content == expected) == negate:
             return where + f"{key} {'equals' if negate else 'does not equal'} {expected!r:.80}"
     elif kind == "count":
         n = content.count(operand)
         if (n == expected) == negate:
-            return where + f"{operand!r} occurs {n} times in {key}"
+            return where + f"{operand!r:.200} occurs {n} times in {key}"
     else:  # json
         try:
             value: Any = _strict_json(content)
