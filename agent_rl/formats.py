@@ -157,6 +157,9 @@ def format_instructions(fmt: Format = "json") -> str:
 # --- extraction ------------------------------------------------------------------------------
 
 
+_new = tuple.__new__  # builds an Extraction without NamedTuple's Python-level __new__ (hot path)
+
+
 def _err(kind: str, msg: str, at: int) -> Extraction:
     return Extraction(None, error=ErrorEntry(kind, msg, ("char", at)))
 
@@ -203,7 +206,7 @@ def _plain(text: str, tagged: bool) -> Extraction:
 
 def _extract_json(text: str) -> Extraction:
     if text[:1] == "{":
-        return Extraction(text)
+        return _new(Extraction, (text, 0, None, None))
     body = text.lstrip()
     c = body[:1]
     if c == "{" or (c == "[" and body[1:].lstrip()[:1] in ("{", "]")):
@@ -211,21 +214,24 @@ def _extract_json(text: str) -> Extraction:
     return _plain(text, tagged=False)
 
 
-def _extract_react(text: str) -> Extraction:
-    a = _line_find(text, ACTION)
+def _react_without_action(text: str) -> Extraction:
     f = _line_find(text, FINAL_ANSWER)
-    if a < 0:
-        if f < 0:
-            if not text.strip():
-                return _empty()
-            return _err(
-                "missing_action",
-                f"no line starts with '{ACTION}' or '{FINAL_ANSWER}': write "
-                f'{ACTION} {{"name": ..., "arguments": {{...}}}} on its own line',
-                0,
-            )
-        answer = text[f + len(FINAL_ANSWER) :].strip()
-        return Extraction(None, final_answer=answer) if answer else _empty()
+    if f < 0:
+        if not text.strip():
+            return _empty()
+        return _err(
+            "missing_action",
+            f"no line starts with '{ACTION}' or '{FINAL_ANSWER}': write "
+            f'{ACTION} {{"name": ..., "arguments": {{...}}}} on its own line',
+            0,
+        )
+    answer = text[f + len(FINAL_ANSWER) :].strip()
+    return Extraction(None, final_answer=answer) if answer else _empty()
+
+
+def _react_conflict(text: str, a: int) -> Extraction | None:
+    """A second Action line or a Final Answer line besides the Action at ``a``, if any."""
+    f = _line_find(text, FINAL_ANSWER)
     if f >= 0:
         return _err(
             "action_and_final_answer",
@@ -235,12 +241,27 @@ def _extract_react(text: str) -> Extraction:
     second = _line_find(text, ACTION, a + len(ACTION))
     if second >= 0:
         return _err("multiple_calls", f"one {ACTION} per output; this one has another here", second)
+    return None
+
+
+def _extract_react(text: str) -> Extraction:
+    a = text.find(ACTION)
+    if a > 0 and text[a - 1] != "\n":
+        a = _line_find(text, ACTION, a + 1)
+    if a < 0:
+        return _react_without_action(text)
+    # Another Action or a Final Answer needs a line of its own: before the Action, or after
+    # a newline that follows it (JSON strings cannot hold a raw newline).
+    if text.find("\n", a) >= 0 or (a and text.find(FINAL_ANSWER, 0, a) >= 0):
+        conflict = _react_conflict(text, a)
+        if conflict is not None:
+            return conflict
     rest = text[a + len(ACTION) :]
     body = rest.lstrip()
     at = len(text) - len(body)
     c = body[:1]
     if c == "{" or c == "[" or not c:
-        return Extraction(body, at)
+        return _new(Extraction, (body, at, None, None))
     if body.startswith("```"):
         return _err("code_fence", f"write the JSON object right after {ACTION}, without ```", at)
     hint = " (not the 'Action: tool / Action Input: {...}' form)" if "Action Input:" in rest else ""
@@ -261,20 +282,32 @@ def _extract_hermes(text: str) -> Extraction:
         return _plain(text, tagged=True)
     start = i + len(OPEN_TAG)
     k = text.find(CLOSE_TAG, start)
-    second = text.find(OPEN_TAG, start)
-    if second >= 0:
-        return _err("multiple_calls", f"one {OPEN_TAG} per output; another starts here", second)
     if k < 0:
+        second = text.find(OPEN_TAG, start)
+        if second >= 0:
+            return _multiple_tags(second)
         return _err(
             "truncated",
             f"{OPEN_TAG} is never closed: the output ends before {CLOSE_TAG}",
             len(text),
         )
-    tail = text[k + len(CLOSE_TAG) :]
-    if tail and not tail.isspace():
-        at = len(text) - len(tail.lstrip())
+    end = k + len(CLOSE_TAG)
+    if end < len(text) and not text[end:].isspace():
+        second = text.find(OPEN_TAG, end)
+        if second >= 0:
+            return _multiple_tags(second)
+        at = len(text) - len(text[end:].lstrip())
         return _err("text_after_call", f"nothing may follow {CLOSE_TAG}", at)
-    return Extraction(text[start:k], start)
+    body = text[start:k]
+    if "<" in body:  # "<" only occurs inside JSON strings: rare, so the tag search can wait
+        second = body.find(OPEN_TAG)
+        if second >= 0:
+            return _multiple_tags(start + second)
+    return _new(Extraction, (body, start, None, None))
+
+
+def _multiple_tags(at: int) -> Extraction:
+    return _err("multiple_calls", f"one {OPEN_TAG} per output; another starts here", at)
 
 
 _EXTRACTORS = {"json": _extract_json, "react": _extract_react, "hermes": _extract_hermes}

@@ -140,6 +140,37 @@ def _call_errors(value: Any, json_text: str, duplicates: Sequence[str]) -> list[
     return errors
 
 
+# The hot path builds its two frozen, slotted objects through their slot descriptors: the same
+# objects as the dataclass constructors make, at half the cost (their __init__ goes through
+# object.__setattr__ per field to honour frozen=True).
+_new = object.__new__
+_set_name, _set_arguments = (
+    ToolCall.__dict__["name"].__set__,
+    ToolCall.__dict__["arguments"].__set__,
+)
+_VERDICT_SLOTS = [
+    CallVerdict.__dict__[f].__set__ for f in ("valid", "stage", "call", "errors", "final_answer")
+]
+_set_valid, _set_stage, _set_call, _set_errors, _set_final = _VERDICT_SLOTS
+
+
+def _tool_call(name: str, arguments: dict[str, Any]) -> ToolCall:
+    call = _new(ToolCall)
+    _set_name(call, name)
+    _set_arguments(call, arguments)
+    return call
+
+
+def _valid_call(call: ToolCall) -> CallVerdict:
+    verdict = _new(CallVerdict)
+    _set_valid(verdict, True)
+    _set_stage(verdict, None)
+    _set_call(verdict, call)
+    _set_errors(verdict, ())
+    _set_final(verdict, None)
+    return verdict
+
+
 class Scorer:
     """Scores raw outputs as tool calls for ``tools`` in one output ``format``.
 
@@ -191,7 +222,7 @@ class Scorer:
             if type(name) is str and type(args) is dict:
                 validate = self._validators.get(name)
                 if validate is not None:
-                    call = ToolCall(name, args)
+                    call = _tool_call(name, args)
                     errors = validate(args)
                     if errors:
                         return CallVerdict(False, "arguments", call, tuple(errors[:MAX_ERRORS]))
@@ -199,7 +230,7 @@ class Scorer:
                         errors = state.check(call)
                         if errors:
                             return CallVerdict(False, "state", call, tuple(errors[:MAX_ERRORS]))
-                    return CallVerdict(True, None, call)
+                    return _valid_call(call)
         return self._slow_call(value, json_text, ())
 
     def score_episode(
