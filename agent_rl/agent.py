@@ -190,7 +190,7 @@ class ReActAgent:
             step.error = message
             ep.trajectory.steps.append(step)
             outcome.status, outcome.error, ep.done = "error", message, True
-            logger.warning("episode %s ended by a policy error: %s", ep.trajectory.id, message)
+            logger.debug("episode %s ended by a policy error: %s", ep.trajectory.id, message)
             return
         step.raw_output = output
         verdict = ep.scorer.score(output, state=ep.sandbox)
