@@ -234,7 +234,7 @@ def test_hostile_test_files_are_read_never_run(
     assert "tests/test_evil.py::test_read_host FAILED" in report
     assert "tests/test_evil.py::test_exists_host FAILED" in report
     assert "tests/test_evil.py::test_open ERROR" in report
-    assert "tests/test_deep_json.py::test_j FAILED" in report and "not valid JSON" in report
+    assert "tests/test_deep_json.py::test_j FAILED" in report and "not strict JSON" in report
     assert "ERROR collecting tests/test_nested.py" in report
     assert os.listdir(tmp_path) == []
 

@@ -27,7 +27,6 @@ This module is not the sandbox: it reads a mapping of paths to contents and noth
 from __future__ import annotations
 
 import ast
-import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from agent_rl.sandbox._paths import normalize
+from agent_rl.strict_json import loads_strict
 
 __all__ = ["CaseResult", "RunReport", "collect_paths", "run_source", "run_tests"]
 
@@ -209,19 +209,6 @@ def _collect(source: str) -> tuple[_Case, ...] | str:
     return _collect_cached(source)
 
 
-def _strict_json(text: str) -> Any:
-    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out = dict(pairs)
-        if len(out) != len(pairs):
-            raise ValueError("duplicate key")
-        return out
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constant)
-
-
 def _json_equal(a: Any, b: Any) -> bool:
     """JSON equality: ``true`` is not ``1``; ``1`` and ``1.0`` are the same number."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -261,9 +248,9 @@ def _evaluate(check: _Check, files: Mapping[str, str]) -> str | None:
             return where + f"{operand!r:.200} occurs {n} times in {key}"
     else:  # json
         try:
-            value: Any = _strict_json(content)
+            value: Any = loads_strict(content)
         except (ValueError, RecursionError) as exc:
-            return where + f"{key} is not valid JSON ({exc})"
+            return where + f"{key} is not strict JSON ({exc})"
         for k in operand:
             in_dict = isinstance(value, dict) and isinstance(k, str) and k in value
             in_list = isinstance(value, list) and type(k) is int and -len(value) <= k < len(value)
