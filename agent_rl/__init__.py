@@ -46,6 +46,7 @@ _LAZY: dict[str, str] = {
     "ToolSpecError": "agent_rl.errors",
     "TrainingError": "agent_rl.errors",
     "Trajectory": "agent_rl.trajectories",
+    "TrajectoryCallback": "agent_rl.integrations.langchain",
     "TrajectoryStore": "agent_rl.trajectories",
     "build_tiny_model": "agent_rl.models",
     "load_tasks": "agent_rl.tasks",

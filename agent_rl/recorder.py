@@ -8,10 +8,13 @@ the exception is re-raised)::
     with Recorder("runs/traj.jsonl", tools=sandbox.tools, format="json", task=task) as rec:
         for _ in range(max_steps):
             text = my_model(messages)
-            call = parse_somehow(text)
-            obs = sandbox.step(call)            # your own tool execution
-            rec.record_step(messages=messages, raw_output=text, observation=obs, state=sandbox)
-            ...
+            step = rec.record_step(messages=messages, raw_output=text, state=sandbox)
+            obs = sandbox.step(text)            # your own tool execution, after scoring
+            rec.observe(obs)                    # (or pass observation= to record_step)
+            if obs.done:
+                break
+            messages += [{"role": "assistant", "content": text},
+                         {"role": "user", "content": obs.content}]
 
 It does not run tools, build prompts or repair outputs: it only records and scores what it is
 given. LangChain users want ``agent_rl.integrations.langchain.TrajectoryCallback`` instead.
@@ -154,6 +157,19 @@ class Recorder:
                 extra=extra or {},
             )
             steps.append(step)
+        return step
+
+    def observe(self, observation: Observation | str, *, error: str | None = None) -> Step:
+        """Attach what the last recorded call returned (when you applied it after scoring)."""
+        if isinstance(observation, str):
+            observation = Observation(observation)
+        with self._lock:
+            if not self.trajectory.steps:
+                raise RuntimeError("observe() needs a step: call record_step() first")
+            step = self.trajectory.steps[-1]
+            step.observation = observation
+            if error is not None:
+                step.error = error
         return step
 
     def finish(

@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent_rl.errors import CorruptRecordError, StoreError
+from agent_rl.sandbox import CodingSandbox
 from agent_rl.trajectories import (
     SCHEMA_VERSION,
     SkippedRecordWarning,
@@ -338,8 +339,7 @@ def test_a_failed_write_never_glues_onto_the_next_record(tmp_path: Path) -> None
 
 
 def test_state_at_rebuilds_the_sandbox_at_every_step() -> None:
-    sandbox_mod = pytest.importorskip("agent_rl.sandbox")
-    sandbox = sandbox_mod.CodingSandbox({"src/app.py": "x = 1\n"})
+    sandbox = CodingSandbox({"src/app.py": "x = 1\n"})
     calls = [
         ToolCall("read_file", {"path": "src/app.py"}),
         ToolCall("write_file", {"path": "src/new.py", "content": "y = 2\n"}),

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from agent_rl.verdicts import CallVerdict, ErrorEntry, Observation, ToolCall
 
@@ -43,13 +44,35 @@ __all__ = [
 ]
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_DECODE = json.JSONDecoder().decode
+
+
 def dumps_text(value: Any) -> str:
     """Compact JSON text of a value (strict JSON: NaN and Infinity are refused)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if value is None:  # fast paths for the optional scalars (most fields of most steps)
+        return "null"
+    if type(value) is int:
+        return str(value)
+    try:
+        out = to_json(value)
+    except (PydanticSerializationError, ValueError):
+        return _ENCODE(value)  # lone surrogates are kept; anything else raises a clear error
+    if b"NaN" in out or b"Infinity" in out:  # maybe a bare NaN: let the strict encoder judge
+        return _ENCODE(value)
+    return out.decode()
 
 
 def loads_text(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    """Decode a stored JSON text field (a non-string is already decoded: returned as is)."""
+    if type(value) is not str:
+        return value
+    if value == "null":
+        return None
+    try:
+        return from_json(value, allow_inf_nan=False)
+    except (ValueError, TypeError):  # lone surrogates, which only Python's json handles
+        return _DECODE(value)
 
 
 def _none_to_empty(value: Any) -> Any:
@@ -101,6 +124,12 @@ def _call_from_dict(d: dict[str, Any]) -> ToolCall:
     return ToolCall(d["name"], dict(d.get("arguments", {})))
 
 
+def _verdict_from_dict(d: dict[str, Any]) -> CallVerdict:
+    if d.get("call") is not None:
+        _call_from_dict(d["call"])
+    return CallVerdict.from_dict(d)
+
+
 def _text_of(
     cls: type, from_dict: Callable[[dict[str, Any]], Any], title: str
 ) -> tuple[PlainValidator, PlainSerializer, WithJsonSchema]:
@@ -108,7 +137,10 @@ def _text_of(
 
     def validate(v: Any) -> Any:
         v = loads_text(v)
-        if v is None or isinstance(v, cls):
+        if v is None:
+            return v
+        if isinstance(v, cls):  # a dataclass is not validated: check it reads back as stored
+            from_dict(v.to_dict())
             return v
         if not isinstance(v, dict):
             raise ValueError(f"expected a {title} object, got {type(v).__name__}")
@@ -125,7 +157,7 @@ def _text_of(
 
 _call = _text_of(ToolCall, _call_from_dict, "ToolCall")
 _obs = _text_of(Observation, observation_from_dict, "Observation")
-_verdict = _text_of(CallVerdict, CallVerdict.from_dict, "CallVerdict")
+_verdict = _text_of(CallVerdict, _verdict_from_dict, "CallVerdict")
 CallText = Annotated[ToolCall | None, _call[0], _call[1], _call[2]]
 ObservationText = Annotated[Observation | None, _obs[0], _obs[1], _obs[2]]
 VerdictText = Annotated[CallVerdict | None, _verdict[0], _verdict[1], _verdict[2]]
