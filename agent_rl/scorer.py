@@ -280,9 +280,8 @@ class Scorer:
         if jv.error == "extra_data":
             return CallVerdict(False, "envelope", None, (trailing_error(self.format, text, at),))
         loc: tuple[str | int, ...] = () if jv.offset is None else ("char", at)
-        return CallVerdict(
-            False, "parse", None, (ErrorEntry(jv.error or "invalid", jv.message, loc),)
-        )
+        msg = jv.message if not ex.offset else f"{jv.message} of the call's JSON (char {at})"
+        return CallVerdict(False, "parse", None, (ErrorEntry(jv.error or "invalid", msg, loc),))
 
     def _slow_call(self, value: Any, json_text: str, duplicates: Sequence[str]) -> CallVerdict:
         errors = _call_errors(value, json_text, duplicates)
@@ -291,7 +290,11 @@ class Scorer:
         name, args = value["name"], value["arguments"]
         call = ToolCall(name, args)
         if name not in self._validators:
-            close = difflib.get_close_matches(name, self._names, n=1, cutoff=0.6)
+            close = (  # bounded: difflib is quadratic-ish in the name's length
+                difflib.get_close_matches(name, self._names, n=1, cutoff=0.6)
+                if len(name) <= 100
+                else []
+            )
             hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(self._names) or "none"
             msg = f"unknown tool {name[:100]!r}{hint} (tools: {known})"

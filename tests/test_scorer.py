@@ -299,6 +299,7 @@ HOSTILE = {
     "2M escapes": ("json", F('"' + "\\n" * 2_000_000 + '"'), None),
     "10 MB truncated string": ("json", F('"' + "x" * 10_000_000)[:-2], "parse"),
     "a million keys": ("json", R("{" + ", ".join(f'"k{i}": {i}' for i in range(10**6)) + "}"), ARG),
+    "a 5 MB tool name": ("json", '{"name": "' + "x" * 5_000_000 + '", "arguments": {}}', "tool"),
     "raw NUL in a string": ("json", F('"\x00"'), "parse"),
     "a million NULs before a call": ("json", "\x00" * 1_000_000 + READ, "envelope"),
     "200k Action lines": ("react", "Action: {}\n" * 200_000, "envelope"),
