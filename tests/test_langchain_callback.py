@@ -20,6 +20,7 @@ from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, p
 from langchain_core.tools import tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from agent_rl.errors import StoreError, ToolSpecError
 from agent_rl.integrations.langchain import TrajectoryCallback
 from agent_rl.trajectories import Trajectory, TrajectoryStore
 
@@ -300,8 +301,49 @@ def test_a_failing_store_never_breaks_the_host(tmp_path: Path, store_kind: str) 
 
 def test_strict_mode_raises_the_recorders_own_failure(tmp_path: Path) -> None:
     cb = TrajectoryCallback(TrajectoryStore(tmp_path), strict=True)
-    with pytest.raises(Exception, match="could not append"):
+    with pytest.raises(StoreError, match="could not append"):
         _agent(SCRIPT).invoke({"messages": [("user", "fix the bug")]}, {"callbacks": [cb]})
+    assert len(cb.errors) == 1 and len(cb.unsaved) == 1
+
+
+UNUSABLE_TOOL = {"type": "function", "function": {"name": "bad", "parameters": {"type": "array"}}}
+
+
+def test_tools_that_cannot_be_scored_still_record_the_step() -> None:
+    cb = TrajectoryCallback(None)
+    model = ProviderFakeModel(messages=iter([provider_message(raw("c1", "bad", "[]"))]))
+    model.bind(tools=[UNUSABLE_TOOL]).invoke("hi", config={"callbacks": [cb]})
+    (traj,) = cb.trajectories
+    assert traj.steps[0].verdict is None and traj.steps[0].raw_output.startswith('{"name": "bad"')
+    assert [e.event for e in cb.errors] == ["score"]
+    with pytest.raises(ToolSpecError):
+        model = ProviderFakeModel(messages=iter([provider_message(raw("c1", "bad", "[]"))]))
+        strict = TrajectoryCallback(None, strict=True)
+        model.bind(tools=[UNUSABLE_TOOL]).invoke("hi", config={"callbacks": [strict]})
+
+
+class FailingModel(ProviderFakeModel):
+    """A provider that answers once, then fails (a 500 after retries)."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, "_answered", False):
+            raise ConnectionError("provider returned 500")
+        object.__setattr__(self, "_answered", True)
+        return super()._generate(*args, **kwargs)
+
+
+def test_a_failing_model_call_is_a_step_with_its_error(tmp_path: Path) -> None:
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    cb = TrajectoryCallback(store, strict=True)
+    model = FailingModel(messages=iter([provider_message(raw("c1", "read_file", '{"path": "a"}'))]))
+    agent = create_agent(model, tools=TOOLS)
+    with pytest.raises(ConnectionError):
+        agent.invoke({"messages": [("user", "go")]}, {"callbacks": [cb]})
+    (traj,) = list(store)
+    assert [s.verdict is not None for s in traj.steps] == [True, False]
+    assert traj.steps[1].error == "ConnectionError: provider returned 500"
+    assert traj.steps[1].messages[-1]["role"] == "tool"
+    assert traj.outcome.status == "error"
 
 
 def test_flush_writes_runs_that_never_ended(tmp_path: Path) -> None:

@@ -366,3 +366,16 @@ def test_state_at_rebuilds_the_sandbox_at_every_step() -> None:
     tampered.steps[2].observation = Observation("something else")
     with pytest.raises(StoreError, match="replaying step 2 gave a different observation"):
         tampered.state_at(4, verify=True)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"call": ToolCall("x", "not a dict")},  # type: ignore[arg-type]
+        {"verdict": CallVerdict(True, None, ToolCall("x", ["a"]))},  # type: ignore[arg-type]
+        {"call": '{"name": "x", "arguments": []}'},
+    ],
+)
+def test_a_step_that_could_not_be_read_back_is_refused_up_front(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="arguments"):
+        Step(index=0, **bad)

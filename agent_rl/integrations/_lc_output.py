@@ -13,7 +13,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import BaseMessage, convert_to_openai_messages
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ToolMessage,
+    convert_to_openai_messages,
+)
 
 from agent_rl.verdicts import Observation, ToolCall
 
@@ -27,6 +32,7 @@ __all__ = [
     "raw_calls",
     "task_text",
     "token_counts",
+    "tool_answers",
 ]
 
 
@@ -98,6 +104,8 @@ def _dumps(value: Any) -> str:
 def raw_calls(message: Any) -> list[RawCall]:
     """The tool calls of an AI message, raw first: ``additional_kwargs["tool_calls"]``
     (OpenAI-style, arguments exactly as sent), else ``tool_calls`` + ``invalid_tool_calls``."""
+    if message is None:
+        return []
     kwargs = getattr(message, "additional_kwargs", None) or {}
     provider = kwargs.get("tool_calls") if isinstance(kwargs, Mapping) else None
     if isinstance(provider, list) and provider:
@@ -155,6 +163,17 @@ def observation_of(output: Any) -> Observation:
         return Observation(str(output))
     except Exception:
         return Observation(f"<unprintable {type(output).__name__}>")
+
+
+def tool_answers(messages: Sequence[Any]) -> list[tuple[str, Observation]]:
+    """The tool messages that answer the prompt's last AI message: ``(tool_call_id, obs)``."""
+    answers = []
+    for m in reversed(messages):
+        if isinstance(m, ToolMessage):
+            answers.append((m.tool_call_id, observation_of(m)))
+        elif isinstance(m, AIMessage):
+            break
+    return answers[::-1]
 
 
 def task_text(inputs: Any) -> str:

@@ -31,19 +31,19 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import ToolMessage
 
 from agent_rl.formats import Format
 from agent_rl.integrations import _lc_output as lc
+from agent_rl.integrations._runs import Episode, RunTree
 from agent_rl.recorder import as_tool_specs
 from agent_rl.scorer import Scorer
 from agent_rl.tool_spec import ToolSpec
-from agent_rl.trajectories import Outcome, Step, Trajectory, TrajectoryStore
+from agent_rl.trajectories import Step, Trajectory, TrajectoryStore
 from agent_rl.verdicts import ErrorEntry, Observation
 
 __all__ = ["CallbackFailure", "TrajectoryCallback"]
@@ -60,19 +60,7 @@ class CallbackFailure:
     error: str
 
 
-@dataclass
-class _Episode:
-    root: UUID
-    name: str
-    task: str = ""
-    model: str = ""
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    by_call_id: dict[str, int] = field(default_factory=dict)
-    runs: set[UUID] = field(default_factory=set)
-
-
-@dataclass
+@dataclass(frozen=True)
 class _ModelCall:
     root: UUID
     messages: list[dict[str, Any]]
@@ -100,7 +88,9 @@ class TrajectoryCallback(BaseCallbackHandler):
 
     ``store``: a ``TrajectoryStore``, a path, or ``None`` (keep finished trajectories in
     ``.trajectories`` only). ``tools``: the tools to score calls against (``ToolSpec``, LangChain
-    tools, OpenAI dicts or functions); ``None`` reads them from each model call.
+    tools, OpenAI dicts or functions); ``None`` reads them from each model call. ``format``: how
+    a model output *without* provider tool calls is scored. ``keep``: also keep finished
+    trajectories in ``.trajectories``.
     """
 
     run_inline = True  # async runs call us in order on the event loop, no thread hop
@@ -118,7 +108,7 @@ class TrajectoryCallback(BaseCallbackHandler):
         self.store = (
             store if store is None or isinstance(store, TrajectoryStore) else TrajectoryStore(store)
         )
-        self.format = format
+        self.format: Format = format
         self.strict = strict
         self.raise_error = strict
         self.keep = keep or store is None
@@ -132,12 +122,14 @@ class TrajectoryCallback(BaseCallbackHandler):
         self._tools = None if tools is None else as_tool_specs(tools)
         self._scorers: dict[tuple[str, str], Scorer] = {}
         self._lock = threading.RLock()
-        self._root_of: dict[UUID, UUID] = {}
-        self._episodes: dict[UUID, _Episode] = {}
+        self._tree = RunTree()
         self._model_calls: dict[UUID, _ModelCall] = {}
-        self._tool_runs: dict[UUID, tuple[UUID, int]] = {}
+        self._tool_steps: dict[UUID, Step] = {}
 
-    # --- bookkeeping ---
+    @property
+    def open_runs(self) -> int:
+        """Root runs started and not yet ended."""
+        return len(self._tree.episodes)
 
     def _failed(self, event: str, e: BaseException) -> None:
         with self._lock:
@@ -146,66 +138,25 @@ class TrajectoryCallback(BaseCallbackHandler):
         if self.strict:
             raise e
 
-    def _enter(self, run_id: UUID, parent_run_id: UUID | None, name: str) -> _Episode:
-        """The episode a run belongs to; a run without a known parent starts one."""
-        root = self._root_of.get(parent_run_id) if parent_run_id is not None else None
-        if root is None or root not in self._episodes:
-            root = run_id
-            self._episodes[root] = _Episode(root, name)
-        self._root_of[run_id] = root
-        ep = self._episodes[root]
-        ep.runs.add(run_id)
-        return ep
-
-    def _leave(self, run_id: UUID, error: BaseException | None = None, output: Any = None) -> None:
-        """A run ended: write its episode if it was a root."""
+    def _leave(self, run_id: UUID, error: BaseException | None = None) -> None:
+        """A run ended: write its episode if it was a root run."""
         with self._lock:
-            root = self._root_of.pop(run_id, None)
-            if root != run_id:
-                return
-            ep = self._episodes.pop(root)
-            for r in ep.runs:
-                self._root_of.pop(r, None)
-        self._finish(ep, error)
-
-    def _scorer(self, tools: list[dict[str, Any]] | None, fmt: Format) -> Scorer:
-        specs: Sequence[ToolSpec] = self._tools if self._tools is not None else ()
-        key_tools = "" if self._tools is not None else json.dumps(tools or [], sort_keys=True)
-        key = (fmt, key_tools)
-        scorer = self._scorers.get(key)
-        if scorer is None:
-            if self._tools is None and tools:
-                specs = as_tool_specs(tools)
-            scorer = self._scorers[key] = Scorer(specs, fmt)
-        return scorer
-
-    def _tool_dicts(self, invocation_tools: Any) -> list[dict[str, Any]] | None:
-        if self._tools is not None:
-            return [t.to_openai() for t in self._tools]
-        if isinstance(invocation_tools, list) and invocation_tools:
-            return lc.jsonable(invocation_tools)
-        return None
+            ep = self._tree.leave(run_id)
+        if ep is not None:
+            self._finish(ep, error)
 
     # --- chains (and any root run) ---
 
     @_guarded
-    def on_chain_start(
-        self,
-        serialized: Any,
-        inputs: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, **kw: Any) -> None:
         with self._lock:
-            ep = self._enter(run_id, parent_run_id, str(kwargs.get("name") or ""))
+            ep = self._tree.enter(run_id, kw.get("parent_run_id"), str(kw.get("name") or "chain"))
             if ep.root == run_id:
                 ep.task = lc.task_text(inputs)
 
     @_guarded
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._leave(run_id, output=outputs)
+        self._leave(run_id)
 
     @_guarded
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
@@ -215,226 +166,183 @@ class TrajectoryCallback(BaseCallbackHandler):
 
     @_guarded
     def on_chat_model_start(
-        self,
-        serialized: Any,
-        messages: list[list[Any]],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        invocation_params: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, serialized: Any, messages: list[list[Any]], *, run_id: UUID, **kw: Any
     ) -> None:
         raw = messages[0] if messages else []
-        prompt = lc.prompt_messages(raw)
-        self._model_start(run_id, parent_run_id, prompt, invocation_params, metadata, kwargs, raw)
+        self._model_start(run_id, kw, lc.prompt_messages(raw), lc.tool_answers(raw))
 
     @_guarded
-    def on_llm_start(
-        self,
-        serialized: Any,
-        prompts: list[str],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        invocation_params: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_llm_start(self, serialized: Any, prompts: list[str], *, run_id: UUID, **kw: Any) -> None:
         prompt = [{"role": "user", "content": prompts[0] if prompts else ""}]
-        self._model_start(run_id, parent_run_id, prompt, invocation_params, metadata, kwargs)
+        self._model_start(run_id, kw, prompt, [])
 
     def _model_start(
         self,
         run_id: UUID,
-        parent_run_id: UUID | None,
+        kw: dict[str, Any],
         prompt: list[dict[str, Any]],
-        params: dict[str, Any] | None,
-        metadata: dict[str, Any] | None,
-        kwargs: dict[str, Any],
-        raw: Sequence[Any] = (),
+        answers: list[tuple[str, Observation]],
     ) -> None:
-        params, metadata = params or {}, metadata or {}
+        params, metadata = kw.get("invocation_params") or {}, kw.get("metadata") or {}
         tools = self._tool_dicts(params.get("tools"))
         model = metadata.get("ls_model_name") or params.get("model") or params.get("model_name")
-        model = model or params.get("_type") or ""
         with self._lock:
-            ep = self._enter(run_id, parent_run_id, str(kwargs.get("name") or "model"))
-            ep.model = ep.model or str(model)
-            if tools and not ep.tools:
-                ep.tools = tools
-            self._backfill(ep, raw)
+            ep = self._tree.enter(run_id, kw.get("parent_run_id"), "model")
+            ep.model = ep.model or str(model or params.get("_type") or "")
+            ep.tools = ep.tools or tools or []
+            ep.backfill(answers)
             self._model_calls[run_id] = _ModelCall(
                 ep.root, prompt, tools, time.time(), time.perf_counter()
             )
 
-    def _backfill(self, ep: _Episode, messages: Sequence[Any]) -> None:
-        """Observations the framework made itself (an unknown tool, a refused malformed call)
-        reach the model as tool messages: take them from the next prompt."""
-        for m in messages:
-            if isinstance(m, ToolMessage) and ep.by_call_id.get(m.tool_call_id) is not None:
-                step = ep.steps[ep.by_call_id[m.tool_call_id]]
-                if step.observation is None:
-                    step.observation = lc.observation_of(m)
+    def _tool_dicts(self, invocation_tools: Any) -> list[dict[str, Any]] | None:
+        if self._tools is not None:
+            return [t.to_openai() for t in self._tools]
+        if isinstance(invocation_tools, list) and invocation_tools:
+            return lc.jsonable(invocation_tools)
+        return None
+
+    def _scorer(self, tools: list[dict[str, Any]] | None, fmt: Format) -> Scorer:
+        key = (fmt, "" if self._tools is not None else json.dumps(tools or [], sort_keys=True))
+        with self._lock:
+            scorer = self._scorers.get(key)
+        if scorer is None:
+            specs: Sequence[ToolSpec] = self._tools if self._tools is not None else ()
+            if self._tools is None and tools:
+                specs = as_tool_specs(tools)
+            scorer = Scorer(specs, fmt)
+            with self._lock:
+                self._scorers[key] = scorer
+        return scorer
+
+    def _score(self, tools: list[dict[str, Any]] | None, fmt: Format, text: str) -> Any:
+        """The verdict, or ``None`` (and a counted failure) if these tools cannot be scored:
+        the step is recorded either way."""
+        try:
+            return self._scorer(tools, fmt).score(text)
+        except Exception as e:
+            if self.strict:
+                raise  # counted once, by the handler's guard
+            self._failed("score", e)
+            return None
 
     @_guarded
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
             mc = self._model_calls.pop(run_id, None)
-        if mc is None:
-            return
-        latency = time.perf_counter() - mc.t0
+        if mc is not None:
+            self._add_steps(mc, self._steps_of(mc, response))
+        self._leave(run_id)
+
+    def _steps_of(self, mc: _ModelCall, response: Any) -> list[tuple[str | None, Step]]:
+        """One step per tool call of the output (or one for an output without calls)."""
         gens = response.generations[0] if response.generations else []
         gen = gens[0] if gens else None
         message = getattr(gen, "message", None)
         text = lc.content_text(message.content) if message is not None else getattr(gen, "text", "")
-        prompt_tokens, completion_tokens = lc.token_counts(message, response.llm_output)
-        common = {
+        tokens = lc.token_counts(message, getattr(response, "llm_output", None))
+        timing = {
             "messages": mc.messages,
             "started_at": mc.started_at,
-            "latency_s": latency,
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
+            "latency_s": time.perf_counter() - mc.t0,
         }
-        calls = lc.raw_calls(message) if message is not None else []
-        new: list[tuple[str | None, Step]] = []
+        calls = lc.raw_calls(message)
         if not calls:
-            verdict = self._scorer(mc.tools, self.format).score(text)
-            new.append((None, Step(index=0, raw_output=text, verdict=verdict, **common)))
-        scorer = self._scorer(mc.tools, "json")
+            verdict = self._score(mc.tools, self.format, text)
+            step = Step(
+                index=0,
+                raw_output=text,
+                verdict=verdict,
+                prompt_tokens=tokens[0],
+                completion_tokens=tokens[1],
+                **timing,
+            )
+            return [(None, step)]
+        steps = []
         for i, call in enumerate(calls):
             raw = lc.call_text(call)
             extra: dict[str, Any] = {"tool_call_id": call.id, "raw_arguments": call.raw}
+            if len(calls) > 1:
+                extra["parallel"] = [i, len(calls)]
             if i == 0 and text:
                 extra["content"] = text
             step = Step(
                 index=0,
                 raw_output=raw,
                 call=lc.parsed_call(message, call.id),
-                verdict=scorer.score(raw),
+                verdict=self._score(mc.tools, "json", raw),
+                prompt_tokens=tokens[0] if i == 0 else None,  # tokens of the model call: once
+                completion_tokens=tokens[1] if i == 0 else None,
                 extra=extra,
-                **common,
+                **timing,
             )
-            new.append((call.id if isinstance(call.id, str) else None, step))
-        self._add_steps(mc.root, new)
-        self._leave(run_id)
+            steps.append((call.id if isinstance(call.id, str) else None, step))
+        return steps
 
     @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
             mc = self._model_calls.pop(run_id, None)
-        if mc is None:
-            return
-        step = Step(
-            index=0,
-            messages=mc.messages,
-            started_at=mc.started_at,
-            latency_s=time.perf_counter() - mc.t0,
-            error=f"{type(error).__name__}: {error}",
-        )
-        self._add_steps(mc.root, [(None, step)])
+        if mc is not None:
+            step = Step(
+                index=0,
+                messages=mc.messages,
+                started_at=mc.started_at,
+                latency_s=time.perf_counter() - mc.t0,
+                error=f"{type(error).__name__}: {error}",
+            )
+            self._add_steps(mc, [(None, step)])
         self._leave(run_id, error)
 
-    def _add_steps(self, root: UUID, new: list[tuple[str | None, Step]]) -> None:
+    def _add_steps(self, mc: _ModelCall, new: list[tuple[str | None, Step]]) -> None:
         with self._lock:
-            ep = self._episodes.get(root)
+            ep = self._tree.episodes.get(mc.root)
             orphan = ep is None  # its root run already ended: keep the steps as their own episode
             if ep is None:
-                ep = _Episode(root, "orphan")
+                ep = Episode(mc.root, "orphan")
             for call_id, step in new:
-                step.index = len(ep.steps)
-                if call_id is not None:
-                    ep.by_call_id[call_id] = step.index
-                ep.steps.append(step)
+                ep.add(step, call_id)
         if orphan:
             self._finish(ep, None)
 
     # --- tools ---
 
     @_guarded
-    def on_tool_start(
-        self,
-        serialized: Any,
-        input_str: str,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        inputs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        name = (serialized or {}).get("name") or kwargs.get("name") or ""
-        call_id = kwargs.get("tool_call_id")
+    def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID, **kw: Any) -> None:
+        inputs = kw.get("inputs")
+        name = str((serialized or {}).get("name") or kw.get("name") or "")
+        tool_input = lc.jsonable(inputs if inputs is not None else input_str)
         with self._lock:
-            ep = self._enter(run_id, parent_run_id, "tool")
-            idx = ep.by_call_id.get(call_id) if isinstance(call_id, str) else None
-            if idx is None:
-                idx = next(
-                    (
-                        i
-                        for i, s in enumerate(ep.steps)
-                        if s.call is not None
-                        and s.call.name == name
-                        and "tool_input" not in s.extra
-                    ),
-                    None,
-                )
-            if idx is None:  # a tool run no model call asked for (a chain calling a tool)
-                idx = len(ep.steps)
-                ep.steps.append(Step(index=idx, extra={"unprompted": True, "tool": name}))
-            step = ep.steps[idx]
-            step.extra = {
-                **step.extra,
-                "tool_input": lc.jsonable(inputs if inputs is not None else input_str),
-            }
-            self._tool_runs[run_id] = (ep.root, idx)
+            ep = self._tree.enter(run_id, kw.get("parent_run_id"), "tool")
+            step = ep.step_for_tool(kw.get("tool_call_id"), name)
+            step.extra = {**step.extra, "tool_input": tool_input}
+            self._tool_steps[run_id] = step
 
     @_guarded
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._tool_result(run_id, lc.observation_of(output), None)
+        self._tool_result(run_id, lc.observation_of(output))
 
     @_guarded
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         message = f"{type(error).__name__}: {error}"
         obs = Observation(str(error), ok=False, error=ErrorEntry("tool_error", message))
-        self._tool_result(run_id, obs, message, error)
+        self._tool_result(run_id, obs, error)
 
     def _tool_result(
-        self, run_id: UUID, obs: Observation, error: str | None, exc: BaseException | None = None
+        self, run_id: UUID, obs: Observation, error: BaseException | None = None
     ) -> None:
         with self._lock:
-            where = self._tool_runs.pop(run_id, None)
-            ep = None if where is None else self._episodes.get(where[0])
-            if ep is not None and where is not None:
-                step = ep.steps[where[1]]
+            step = self._tool_steps.pop(run_id, None)
+            if step is not None:
                 step.observation = obs
-                if error:
-                    step.error = error
-        self._leave(run_id, exc)
+                if error is not None:
+                    step.error = f"{type(error).__name__}: {error}"
+        self._leave(run_id, error)
 
     # --- writing ---
 
-    def _finish(self, ep: _Episode, error: BaseException | None) -> None:
-        last = ep.steps[-1].verdict if ep.steps else None
-        if error is not None:
-            status = "max_steps" if type(error).__name__ == "GraphRecursionError" else "error"
-            outcome = Outcome(status=status, error=f"{type(error).__name__}: {error}")
-        elif last is not None and last.final_answer is not None:
-            outcome = Outcome(status="final_answer", final_answer=last.final_answer)
-        else:
-            outcome = Outcome(status="finished")
-        traj = Trajectory(
-            task=ep.task,
-            tools=ep.tools,
-            format=self.format,
-            steps=ep.steps,
-            outcome=outcome,
-            metadata={
-                "source": "langchain",
-                "model": ep.model,
-                "root_run_id": str(ep.root),
-                "run_name": ep.name,
-            },
-        )
+    def _finish(self, ep: Episode, error: BaseException | None) -> None:
+        traj = ep.to_trajectory(self.format, error)
         if self.keep:
             with self._lock:
                 self.trajectories.append(traj)
@@ -448,13 +356,15 @@ class TrajectoryCallback(BaseCallbackHandler):
         except Exception as e:
             with self._lock:
                 self.unsaved.append(traj)
+            if self.strict:
+                raise  # counted once, by the handler's guard
             self._failed("store", e)
             return
         with self._lock:
             self.written += 1
 
     def retry_unsaved(self) -> int:
-        """Try to write the trajectories whose write failed; returns how many were written."""
+        """Try again to write the trajectories whose write failed; returns how many were."""
         with self._lock:
             pending, self.unsaved = self.unsaved, []
         before = self.written
@@ -463,14 +373,10 @@ class TrajectoryCallback(BaseCallbackHandler):
         return self.written - before
 
     def flush(self) -> int:
-        """Write every episode still open (a run that never ended: the host died or was
+        """Write every episode still open (its run never ended: the host died or was
         interrupted) with outcome ``error``. Returns how many were written."""
         with self._lock:
-            roots = list(self._episodes)
+            roots = list(self._tree.episodes)
         for root in roots:
             self._leave(root, RuntimeError("the run did not end before flush()"))
         return len(roots)
-
-    @property
-    def open_runs(self) -> int:
-        return len(self._episodes)
