@@ -364,3 +364,37 @@ def test_nothing_listening_is_a_clear_error(serve) -> None:
     server.httpd.server_close()
     with real(server, max_retries=1) as policy, pytest.raises(EndpointError, match="ConnectError"):
         policy.generate([MESSAGES])
+
+
+# --- in the agent loop -----------------------------------------------------------------------
+
+
+def test_endpoint_failure_in_the_agent_loop_is_an_error_outcome_not_a_hang() -> None:
+    from agent_rl.agent import ReActAgent
+    from agent_rl.tasks import load_tasks
+
+    tasks = load_tasks("test")[:2]
+    call = 'Action: {"name": "list_dir", "arguments": {}}'
+    script = Script(ok(completion(call)), httpx.Response(500, text="boom"))
+    policy, sleeps = make(script, max_retries=2, concurrency=1)
+    first, second = ReActAgent(policy, max_steps=5).run_many(tasks)
+    # the first request succeeded, everything after it failed after 3 attempts
+    assert len(first.steps) == 2 and first.steps[0].verdict.valid
+    for traj in (first, second):
+        assert traj.outcome.status == "error" and traj.outcome.success is False
+        assert "failed after 3 attempt(s); last: HTTP 500: boom" in traj.outcome.error
+        assert traj.steps[-1].verdict is None and traj.steps[-1].error == traj.outcome.error
+    assert len(script.requests) == 1 + 3 + 3 and sleeps == [0.5, 1.0] * 2
+
+
+def test_a_slow_real_server_in_the_agent_loop_is_bounded(serve) -> None:
+    from agent_rl.agent import ReActAgent
+    from agent_rl.tasks import load_tasks
+
+    server = serve(("sleep", 5.0))
+    start = time.monotonic()
+    with real(server, timeout=0.3, max_retries=1) as policy:
+        trajs = ReActAgent(policy, max_steps=12).run_many(load_tasks("test")[:3])
+    assert time.monotonic() - start < 4.0
+    assert [t.outcome.status for t in trajs] == ["error"] * 3
+    assert all("no complete answer within timeout=0.3s" in t.outcome.error for t in trajs)
