@@ -430,7 +430,7 @@ class SchemaValidator:
     def _slow_check(self, value: Any) -> bool:
         try:
             return self._validator.is_valid(value)
-        except (RecursionError, OverflowError):
+        except (RecursionError, OverflowError, ValueError, TypeError):
             return False
 
     def is_valid(self, value: Any) -> bool:
@@ -459,8 +459,10 @@ class SchemaValidator:
             found = list(self._validator.iter_errors(value))
         except RecursionError:
             return [ErrorEntry("schema_violation", "nested too deeply to validate", loc)]
-        except OverflowError as e:
-            return [ErrorEntry("invalid_value", f"number out of range ({e})", loc)]
+        except (OverflowError, ValueError, TypeError) as e:
+            # jsonschema's arithmetic on NaN, infinities or non-JSON numbers (Decimal)
+            msg = f"cannot check {short(value)}: {type(e).__name__}: {e}"
+            return [ErrorEntry("invalid_value", _clip(msg), loc)]
         except Unresolvable as e:
             raise ToolSpecError(f"a reference in the schema cannot be resolved: {e}") from e
         out, seen = [], set()

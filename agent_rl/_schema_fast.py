@@ -265,7 +265,8 @@ _NS: dict[str, Any] = {
     "_m_value": msg_value,
     "_short": short,
     "__builtins__": {
-        f.__name__: f for f in (type, len, enumerate, dict, list, str, int, float, bool)
+        f.__name__: f
+        for f in (type, len, enumerate, dict, list, str, int, float, bool, RecursionError)
     },
 }
 
@@ -308,14 +309,18 @@ class _Gen:
         self.ns[name] = value
         return name
 
-    def function(self, schema: Any, explain: bool) -> str:
+    def function(self, schema: Any, explain: bool, root: bool = False) -> str:
         key = (id(schema), explain)
         if key in self.funcs:
             return self.funcs[key]
         name = self.funcs[key] = self.name("_e" if explain else "_f")
-        body: list[str] = []
-        self.node(schema, "v", "p", body, 1, explain)
-        body.append("    return None" if explain else "    return True")
+        body: list[str] = ["    try:"] if root else []
+        ind = 2 if root else 1
+        self.node(schema, "v", "p", body, ind, explain)
+        body.append("    " * ind + ("return None" if explain else "return True"))
+        if root:  # a value nested deeper than the stack: "not sure", jsonschema reports it
+            body.append("    except RecursionError:")
+            body.append("        " + ("raise _Fallback from None" if explain else "return False"))
         self.lines += len(body)
         if self.lines > _MAX_LINES:
             raise _Unsupported("schema too large to compile")
@@ -655,7 +660,7 @@ def compile_fast(schema: Any) -> tuple[Check, Explain] | None:
         return None
     gen = _Gen(schema)
     try:
-        check, explain = gen.function(schema, False), gen.function(schema, True)
+        check, explain = gen.function(schema, False, True), gen.function(schema, True, True)
         code = compile("\n\n".join(gen.out), "<agent_rl schema>", "exec")
     except (_Unsupported, RecursionError, SyntaxError, MemoryError, TypeError, ValueError):
         return None

@@ -18,7 +18,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import typing
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -238,8 +237,7 @@ class ToolSpec(BaseModel):
         """From a function: hints -> schema, docstring -> descriptions, defaults -> optional."""
         fn_name = name or getattr(fn, "__name__", None) or type(fn).__name__
         try:
-            signature = inspect.signature(fn)
-            hints = typing.get_type_hints(fn, include_extras=True)
+            signature = inspect.signature(fn, eval_str=True)
         except (TypeError, ValueError, NameError) as e:
             raise ToolSpecError(f"cannot read the signature of {fn_name!r}: {e}.") from None
         summary, arg_docs = parse_docstring(inspect.getdoc(fn) or "")
@@ -252,10 +250,17 @@ class ToolSpec(BaseModel):
                     "named arguments as one JSON object, so every argument needs a name and a "
                     "type. Replace it with explicit parameters (or a list/dict parameter)."
                 )
-            extra = {"description": arg_docs[pname]} if pname in arg_docs else {}
+            hint = Any if param.annotation is param.empty else param.annotation
+            described = any(
+                getattr(m, "description", None) for m in getattr(hint, "__metadata__", ())
+            )
+            extra = {"description": arg_docs[pname]} if pname in arg_docs and not described else {}
             default = ... if param.default is param.empty else param.default
-            fields[f"a{i}"] = (hints.get(pname, Any), Field(default, alias=pname, **extra))
-        model = create_model(f"{fn_name}_arguments", **fields)
+            fields[f"a{i}"] = (hint, Field(default, alias=pname, **extra))
+        try:
+            model = create_model(f"{fn_name}_arguments", **fields)
+        except Exception as e:  # pydantic raises several types for types it cannot describe
+            raise _no_schema(fn_name, e) from None
         return cls(
             name=fn_name,
             description=summary if description is None else description,
@@ -297,12 +302,17 @@ def _model_schema(model: type[BaseModel], owner: str) -> dict[str, Any]:
             warnings.simplefilter("ignore", PydanticJsonSchemaWarning)  # unserialisable defaults
             schema = model.model_json_schema(by_alias=True, schema_generator=_NoAutoTitles)
     except Exception as e:  # pydantic raises several types for types it cannot describe
-        raise ToolSpecError(
-            f"cannot build a JSON Schema for the arguments of {owner!r}: {e}. Use JSON types "
-            "(str, int, float, bool, None, list, dict, Literal, pydantic models) in the hints."
-        ) from None
+        raise _no_schema(owner, e) from None
     schema.pop("title", None)
     return schema
+
+
+def _no_schema(owner: str, error: Exception) -> ToolSpecError:
+    first = str(error).split("\n", 1)[0]
+    return ToolSpecError(
+        f"cannot build a JSON Schema for the arguments of {owner!r}: {first} Use JSON types "
+        "(str, int, float, bool, None, list, dict, Literal, pydantic models) in the hints."
+    )
 
 
 def _json_copy(value: Any) -> Any:
