@@ -11,8 +11,9 @@ output, score the raw text with the strict ``Scorer`` against the sandbox, then
   with status ``error`` and the message, recorded as a last step with no verdict.
 
 ``max_steps`` outputs end it otherwise. Every step is recorded in a ``Trajectory`` (the exact
-messages, the raw output, the applied call, the observation, the verdict, timing, tokens when
-the policy reports them, and the sandbox snapshot at step 0 so the state can be replayed).
+messages, the raw output, the applied call, the observation, the verdict, timing — the wall
+time of the batched policy call the step was part of —, tokens when the policy reports them in
+``last_usage``, and the sandbox snapshot at step 0 so the state can be replayed).
 ``run_many`` batches the policy across episodes: all live episodes generate together, step by
 step. This module does not train and does not write files (``TrajectoryStore`` does).
 """
