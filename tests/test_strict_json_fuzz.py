@@ -225,27 +225,27 @@ def _check_shape(verdict: JsonVerdict, data: str | bytes) -> None:
 # --- properties ----------------------------------------------------------------------------
 
 
-@FUZZ
-@given(_ANY_TEXT)
-def test_text_verdict_agrees_with_reference(text: str) -> None:
-    verdict = parse_json(text)
-    _check_shape(verdict, text)
-    ok, value, repeats = reference(text)
-    assert verdict.ok is ok, (text, verdict)
+def _agrees_with_reference(data: str | bytes) -> JsonVerdict:
+    verdict = parse_json(data)
+    _check_shape(verdict, data)
+    ok, value, repeats = reference(data)
+    assert verdict.ok is ok, (data, verdict)
     if ok:
         assert verdict.value == value
         assert set(verdict.duplicate_keys) == repeats
+    return verdict
+
+
+@FUZZ
+@given(_ANY_TEXT)
+def test_text_verdict_agrees_with_reference(text: str) -> None:
+    _agrees_with_reference(text)
 
 
 @FUZZ
 @given(_ANY_BYTES)
 def test_bytes_verdict_agrees_with_reference(data: bytes) -> None:
-    verdict = parse_json(data)
-    _check_shape(verdict, data)
-    ok, value, _ = reference(data)
-    assert verdict.ok is ok, (data, verdict)
-    if ok:
-        assert verdict.value == value
+    verdict = _agrees_with_reference(data)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
