@@ -228,11 +228,19 @@ class TrajectoryCallback(BaseCallbackHandler):
 
     @_guarded
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._model_ended(run_id, lambda mc: self._steps_of(mc, response))
+
+    def _model_ended(
+        self,
+        run_id: UUID,
+        steps_of: Callable[[_ModelCall], list[tuple[str | None, Step]]],
+        error: BaseException | None = None,
+    ) -> None:
         with self._lock:
             mc = self._model_calls.pop(run_id, None)
         if mc is not None:
-            self._add_steps(mc, self._steps_of(mc, response))
-        self._leave(run_id)
+            self._add_steps(mc, steps_of(mc))
+        self._leave(run_id, error)
 
     def _steps_of(self, mc: _ModelCall, response: Any) -> list[tuple[str | None, Step]]:
         """One step per tool call of the output (or one for an output without calls)."""
@@ -281,9 +289,7 @@ class TrajectoryCallback(BaseCallbackHandler):
 
     @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        with self._lock:
-            mc = self._model_calls.pop(run_id, None)
-        if mc is not None:
+        def failed_step(mc: _ModelCall) -> list[tuple[str | None, Step]]:
             step = Step(
                 index=0,
                 messages=mc.messages,
@@ -291,8 +297,9 @@ class TrajectoryCallback(BaseCallbackHandler):
                 latency_s=time.perf_counter() - mc.t0,
                 error=f"{type(error).__name__}: {error}",
             )
-            self._add_steps(mc, [(None, step)])
-        self._leave(run_id, error)
+            return [(None, step)]
+
+        self._model_ended(run_id, failed_step, error)
 
     def _add_steps(self, mc: _ModelCall, new: list[tuple[str | None, Step]]) -> None:
         with self._lock:
