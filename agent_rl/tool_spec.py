@@ -18,8 +18,8 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import warnings
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from pydantic import (
@@ -31,20 +31,25 @@ from pydantic import (
     create_model,
     model_validator,
 )
-from pydantic.json_schema import GenerateJsonSchema, PydanticJsonSchemaWarning
+from pydantic.json_schema import SkipJsonSchema
 from referencing import Registry
 
-from agent_rl._schema import SchemaValidator, _subschemas
-from agent_rl._schema_fast import json_type
+from agent_rl._schema import (
+    SchemaValidator,
+    close_objects,
+    json_copy,
+    json_type,
+    model_schema,
+    no_schema_error,
+    parse_docstring,
+)
 from agent_rl.errors import ToolSpecError
 from agent_rl.verdicts import ErrorEntry
 
 __all__ = ["ToolSpec"]
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_EXTRAS = ("additionalProperties", "unevaluatedProperties", "patternProperties")
-_APPLICATORS = ("$ref", "$dynamicRef", "allOf", "anyOf", "oneOf", "if", "dependentSchemas")
-_EMPTY_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
+_EMPTY_ARGS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
 class ToolSpec(BaseModel):
@@ -66,9 +71,9 @@ class ToolSpec(BaseModel):
 
     name: str
     description: str = ""
-    parameters: dict[str, Any] = Field(default_factory=lambda: dict(_EMPTY_ARGS))
+    parameters: dict[str, Any] = Field(default_factory=lambda: json_copy(_EMPTY_ARGS))
     strict: bool | None = None
-    registry: Registry[Any] | None = Field(default=None, exclude=True, repr=False)
+    registry: SkipJsonSchema[Registry[Any] | None] = Field(default=None, exclude=True, repr=False)
 
     _validator: SchemaValidator = PrivateAttr()
 
@@ -88,9 +93,9 @@ class ToolSpec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _copy_and_close(cls, data: Any) -> Any:
+    def _copy_andclose_objects(cls, data: Any) -> Any:
         if isinstance(data, Mapping) and isinstance(data.get("parameters"), Mapping):
-            data = {**data, "parameters": _close(_json_copy(data["parameters"]), deep=False)}
+            data = {**data, "parameters": close_objects(json_copy(data["parameters"]), deep=False)}
         return data
 
     def model_post_init(self, context: Any, /) -> None:
@@ -107,7 +112,7 @@ class ToolSpec(BaseModel):
                 '"type": "object" and describe each argument under "properties".'
             )
         try:
-            validator = SchemaValidator(self.parameters, self.registry)
+            validator = _validator(self.parameters, self.registry)
         except ToolSpecError as e:
             raise ToolSpecError(f"tool {self.name!r}: {e}") from None
         self._validator = validator
@@ -129,12 +134,11 @@ class ToolSpec(BaseModel):
             if isinstance(args, str | bytes):
                 msg += " (JSON text? parse it into an object first)"
             return [ErrorEntry("arguments_not_object", msg, ("arguments",))]
-        return validator.errors(args)
+        return validator.explain(args)
 
     def accepts(self, args: Any) -> bool:
         """``True`` if ``args`` is valid: :meth:`validate_arguments` without the details."""
-        validator = self.__pydantic_private__["_validator"]
-        return validator.check(args) or not self.validate_arguments(args)
+        return not self.validate_arguments(args)
 
     @property
     def compiled(self) -> bool:
@@ -168,7 +172,7 @@ class ToolSpec(BaseModel):
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
-        self._validator = SchemaValidator(self.parameters, self.registry)
+        self._validator = _validator(self.parameters, self.registry)
 
     # -- conversions ----------------------------------------------------------------------------
 
@@ -177,7 +181,7 @@ class ToolSpec(BaseModel):
         function: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
-            "parameters": _json_copy(self.parameters),
+            "parameters": json_copy(self.parameters),
         }
         if self.strict is not None:
             function["strict"] = self.strict
@@ -200,7 +204,7 @@ class ToolSpec(BaseModel):
             )
         parameters = function.get("parameters")
         if parameters is None or parameters == {}:
-            parameters = dict(_EMPTY_ARGS)
+            parameters = json_copy(_EMPTY_ARGS)
         elif isinstance(parameters, Mapping) and "type" not in parameters:
             parameters = {"type": "object", **parameters}
         return cls(
@@ -219,7 +223,7 @@ class ToolSpec(BaseModel):
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise ToolSpecError(f"from_pydantic takes a pydantic BaseModel class, got {model!r}.")
         summary, arg_docs = parse_docstring(model.__doc__ or "")
-        schema = _model_schema(model, model.__name__)
+        schema = model_schema(model, model.__name__)
         schema.pop("description", None)
         for key, prop in schema.get("properties", {}).items():
             if isinstance(prop, dict) and "description" not in prop and key in arg_docs:
@@ -227,7 +231,7 @@ class ToolSpec(BaseModel):
         return cls(
             name=name or model.__name__,
             description=summary if description is None else description,
-            parameters=_close(schema, deep=True),
+            parameters=close_objects(schema, deep=True),
         )
 
     @classmethod
@@ -260,11 +264,11 @@ class ToolSpec(BaseModel):
         try:
             model = create_model(f"{fn_name}_arguments", **fields)
         except Exception as e:  # pydantic raises several types for types it cannot describe
-            raise _no_schema(fn_name, e) from None
+            raise no_schema_error(fn_name, e) from None
         return cls(
             name=fn_name,
             description=summary if description is None else description,
-            parameters=_close(_model_schema(model, fn_name), deep=True),
+            parameters=close_objects(model_schema(model, fn_name), deep=True),
         )
 
     @classmethod
@@ -277,11 +281,11 @@ class ToolSpec(BaseModel):
         if not isinstance(tool, BaseTool):
             raise ToolSpecError(f"from_langchain takes a langchain_core BaseTool, got {tool!r}.")
         function = convert_to_openai_tool(tool)["function"]
-        parameters = function.get("parameters") or dict(_EMPTY_ARGS)
+        parameters = function.get("parameters") or json_copy(_EMPTY_ARGS)
         return cls(
             name=function["name"],
             description=function.get("description") or "",
-            parameters=_close(_json_copy(parameters), deep=True),
+            parameters=close_objects(json_copy(parameters), deep=True),
             strict=function.get("strict"),
         )
 
@@ -289,116 +293,13 @@ class ToolSpec(BaseModel):
 # -- helpers -----------------------------------------------------------------------------------
 
 
-class _NoAutoTitles(GenerateJsonSchema):
-    """pydantic's schema without the titles it derives from field names (prompt noise)."""
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
-
-
-def _model_schema(model: type[BaseModel], owner: str) -> dict[str, Any]:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PydanticJsonSchemaWarning)  # unserialisable defaults
-            schema = model.model_json_schema(by_alias=True, schema_generator=_NoAutoTitles)
-    except Exception as e:  # pydantic raises several types for types it cannot describe
-        raise _no_schema(owner, e) from None
-    schema.pop("title", None)
-    return schema
+def _validator(parameters: dict[str, Any], registry: Registry[Any] | None) -> SchemaValidator:
+    if registry is not None:  # a registry's contents may change what a $ref means
+        return SchemaValidator(parameters, registry)
+    return _cached_validator(json.dumps(parameters))
 
 
-def _no_schema(owner: str, error: Exception) -> ToolSpecError:
-    first = str(error).split("\n", 1)[0]
-    return ToolSpecError(
-        f"cannot build a JSON Schema for the arguments of {owner!r}: {first} Use JSON types "
-        "(str, int, float, bool, None, list, dict, Literal, pydantic models) in the hints."
-    )
-
-
-def _json_copy(value: Any) -> Any:
-    try:
-        return json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError) as e:
-        raise ToolSpecError(f"parameters must be plain JSON data: {e}.") from None
-
-
-def _close(schema: Any, *, deep: bool) -> Any:
-    """Add ``additionalProperties: false`` (or ``unevaluatedProperties``) where nothing is said
-    about extra properties: at the top, and with ``deep`` in every nested object schema."""
-    stack = [(schema, True)]
-    while stack:
-        node, close = stack.pop()
-        if not isinstance(node, dict):
-            continue
-        is_object = node.get("type") == "object" or "properties" in node
-        if close and is_object and not any(k in node for k in _EXTRAS):
-            applied = any(k in node for k in _APPLICATORS)
-            node["unevaluatedProperties" if applied else "additionalProperties"] = False
-        if deep:
-            in_all_of = [id(x) for x in node.get("allOf", ())]
-            stack.extend((c, id(c) not in in_all_of) for c in _subschemas(node))
-    return schema
-
-
-_SECTION = re.compile(
-    r"^(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments|Attributes|"
-    r"Returns|Return|Yields|Raises|Examples?|Notes?|See Also|Warnings?|References)\s*:?\s*$"
-)
-_ARG_SECTIONS = (
-    "Args",
-    "Arguments",
-    "Parameters",
-    "Params",
-    "Keyword Args",
-    "Keyword Arguments",
-    "Attributes",
-)
-_GOOGLE_ARG = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
-_NUMPY_ARG = re.compile(r"^(\w+)\s*(?::.*)?$")
-_SPHINX_ARG = re.compile(r"^:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
-
-
-def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """The first paragraph and per-argument descriptions of a Google, numpy or Sphinx docstring."""
-    lines = inspect.cleandoc(doc).splitlines() if doc else []
-    summary: list[str] = []
-    for line in lines:
-        if not line.strip() or _SECTION.match(line.strip()) or line.lstrip().startswith(":"):
-            break
-        summary.append(line.strip())
-    args: dict[str, str] = {}
-    current: str | None = None
-    section: str | None = None
-    numpy = False
-    entry_indent = 0
-    for i, line in enumerate(lines):
-        stripped, indent = line.strip(), len(line) - len(line.lstrip())
-        underline = i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}
-        if set(stripped) == {"-"}:
-            continue
-        header = _SECTION.match(stripped)
-        if header and (stripped.endswith(":") or underline):
-            section, current = header.group(1), None
-            numpy = underline
-            entry_indent = -1 if not numpy else indent
-            continue
-        if sphinx := _SPHINX_ARG.match(stripped):
-            current = sphinx.group(1)
-            args[current] = sphinx.group(2).strip()
-            section, entry_indent = ":param", indent
-            continue
-        if section is None or section not in (*_ARG_SECTIONS, ":param") or not stripped:
-            continue
-        if entry_indent == -1:
-            entry_indent = indent
-        if indent == entry_indent and section != ":param":
-            m = _GOOGLE_ARG.match(stripped) if not numpy else _NUMPY_ARG.match(stripped)
-            if m:
-                current = m.group(1)
-                args[current] = m.group(2).strip() if not numpy else ""
-                continue
-        if indent > entry_indent and current is not None:
-            args[current] = f"{args[current]} {stripped}".strip()
-        elif indent < entry_indent:
-            section, current = None, None
-    return " ".join(summary), {k: v for k, v in args.items() if v}
+@lru_cache(maxsize=512)
+def _cached_validator(parameters_json: str) -> SchemaValidator:
+    """Validators are immutable: specs with the same schema share one (built in ~ms)."""
+    return SchemaValidator(json.loads(parameters_json))

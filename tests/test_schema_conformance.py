@@ -23,7 +23,7 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
 
 from agent_rl import ToolSpec
-from agent_rl._schema_fast import Fallback, compile_fast
+from agent_rl._schema.compile import Fallback, compile_fast
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REMOTE = "http://localhost:1234/"

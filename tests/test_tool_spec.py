@@ -14,7 +14,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
 from agent_rl import ToolSpec, ToolSpecError
-from agent_rl.tool_spec import parse_docstring
+from agent_rl._schema import parse_docstring
 
 OBJ = "object"
 
@@ -285,9 +285,10 @@ def test_from_openai_fills_gaps_and_closes_top_level_only() -> None:
     assert spec.parameters["additionalProperties"] is False
     assert "additionalProperties" not in spec.parameters["properties"]["opt"]
     assert "strict" not in spec.to_openai()["function"]
-    no_args = ToolSpec.from_openai({"name": "ping"})
-    assert no_args.validate_arguments({}) == []
-    assert kinds(no_args, {"x": 1}) == [("unknown_argument", ("arguments", "x"))]
+    for no_args in (ToolSpec.from_openai({"name": "ping"}), ToolSpec(name="ping")):
+        assert no_args.validate_arguments({}) == []
+        assert kinds(no_args, {"x": 1}) == [("unknown_argument", ("arguments", "x"))]
+        assert no_args == ToolSpec.model_validate_json(no_args.model_dump_json())
 
 
 @pytest.mark.parametrize(
