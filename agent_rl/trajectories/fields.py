@@ -11,6 +11,9 @@ shape from line to line. So the stored form follows one rule:
 - optional strings are stored as ``""`` for "none" (``None`` is accepted on input);
 - everything else is a plain always-present scalar.
 
+(The one shape left to chance: a file whose first chunk holds only trajectories with no steps
+types ``steps`` as a list of ``null``.)
+
 The Python attributes hold the decoded values (``ToolCall``, ``CallVerdict``, dicts ...);
 ``model_dump()`` and ``model_dump_json()`` give the stored form. This module is codecs only.
 """
