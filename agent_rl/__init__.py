@@ -40,6 +40,7 @@ _LAZY: dict[str, str] = {
     "ScriptedPolicy": "agent_rl.policies",
     "Step": "agent_rl.trajectories",
     "StoreError": "agent_rl.errors",
+    "StrictJsonError": "agent_rl.strict_json",
     "Task": "agent_rl.tasks",
     "ToolCall": "agent_rl.verdicts",
     "ToolSpec": "agent_rl.tool_spec",
@@ -50,6 +51,7 @@ _LAZY: dict[str, str] = {
     "TrajectoryStore": "agent_rl.trajectories",
     "build_tiny_model": "agent_rl.models",
     "load_tasks": "agent_rl.tasks",
+    "loads_strict": "agent_rl.strict_json",
     "make_sandbox": "agent_rl.tasks",
     "parse_json": "agent_rl.strict_json",
 }
