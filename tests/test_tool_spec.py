@@ -15,6 +15,7 @@ from referencing.exceptions import NoSuchResource
 
 from agent_rl import ToolSpec, ToolSpecError
 from agent_rl._schema import parse_docstring
+from agent_rl._schema.compile import MAX_ERRORS
 
 OBJ = "object"
 
@@ -735,3 +736,21 @@ def test_parse_docstring_stops_at_the_next_section() -> None:
         """
     )
     assert (summary, args) == ("Do it.", {"a": "first."})
+
+
+@pytest.mark.parametrize(
+    ("properties", "args"),
+    [
+        (
+            {"a": {"type": "array", "items": {"type": "integer"}}},
+            {f"k{i}": i for i in range(10**5)},
+        ),
+        ({"a": {"type": "array", "items": {"type": "integer"}}}, {"a": ["x"] * 10**5}),
+        ({"a": {"type": "array", "items": {"not": {"type": "string"}}}}, {"a": ["x"] * 10**5}),
+    ],
+    ids=["many-unknown-keys", "many-bad-items", "many-bad-items-jsonschema"],
+)
+def test_error_lists_are_bounded(properties: dict[str, Any], args: dict[str, Any]) -> None:
+    errors = spec_of(properties).validate_arguments(args)
+    assert len(errors) == MAX_ERRORS
+    assert all(len(e.msg) < 200 for e in errors)

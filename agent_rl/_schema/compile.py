@@ -48,13 +48,20 @@ from agent_rl._schema.runtime import (
 )
 from agent_rl.verdicts import ErrorEntry
 
-__all__ = ["Check", "Explain", "Fallback", "compile_fast"]
+__all__ = ["MAX_ERRORS", "Check", "Explain", "Fallback", "compile_fast"]
 
 Check = Callable[[Any], bool]
 
 
 class Fallback(Exception):
     """An explainer met a value that is not plain JSON: jsonschema must decide."""
+
+
+class _Full(Exception):
+    """An explainer has found ``MAX_ERRORS`` errors: enough to report."""
+
+
+MAX_ERRORS = 50
 
 
 _MISSING = object()
@@ -95,6 +102,7 @@ _TYPE_GROUP = {"object": "object", "array": "array", "string": "string"} | {
 }
 _NS: dict[str, Any] = {  # what generated code sees, builtins included
     **{"_MISSING": _MISSING, "_JSON": _JSON, "_E": ErrorEntry, "_Fallback": Fallback},
+    **{"_Full": _Full, "_MAX_ERRORS": MAX_ERRORS},
     **{"_mult": multiple_of, "_any": any_explain, "_short": short, "_m_type": msg_type},
     **{"_m_missing": msg_missing, "_m_unknown": msg_unknown, "_m_value": msg_value},
     "__builtins__": {
@@ -156,6 +164,9 @@ class _Gen:
         if root:  # a value nested deeper than the stack: "not sure", jsonschema reports it
             b.emit(1, "except RecursionError:")
             b.emit(2, "raise _Fallback from None" if explain else "return False")
+            if explain:
+                b.emit(1, "except _Full:")
+                b.emit(2, "return None")
         self.size += len(b.lines)
         if self.size > _MAX_LINES:
             raise Unsupported("schema too large to compile")

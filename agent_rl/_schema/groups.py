@@ -39,8 +39,11 @@ class Body:
         self.lines.append("    " * ind + text)
 
     def fail(self, ind: int, kind: str, msg: str, loc: str) -> None:
-        report = f"out.append(_E({kind!r}, {msg}, {loc}))"
-        self.emit(ind, report if self.explain else "return False")
+        if self.explain:  # at MAX_ERRORS the explainer stops (a million bad keys stay cheap)
+            self.emit(ind, f"out.append(_E({kind!r}, {msg}, {loc}))")
+            self.emit(ind, "if len(out) >= _MAX_ERRORS: raise _Full")
+        else:
+            self.emit(ind, "return False")
 
     def otherwise(self, ind: int) -> int:
         """After a failure branch: a check has returned, an explainer goes on in ``else``."""

@@ -108,6 +108,7 @@ _VALUE_TEXT = {
     "minProperties": "{v} has fewer than {c} properties",
     "maxProperties": "{v} has more than {c} properties",
     "items": "{v} has more items than the {c} allowed",
+    "uniqueItems": "{v} has duplicate items",
 }
 
 

@@ -23,6 +23,7 @@ import ast
 import copy
 import re
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
@@ -32,7 +33,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from agent_rl._schema.compile import Fallback, compile_fast
+from agent_rl._schema.compile import MAX_ERRORS, Fallback, compile_fast
 from agent_rl._schema.regex import python_pattern
 from agent_rl._schema.runtime import msg_missing, msg_type, msg_unknown, msg_value, short
 from agent_rl.errors import ToolSpecError
@@ -231,14 +232,12 @@ def _entries(error: ValidationError, loc: Loc) -> list[ErrorEntry]:
         msg = msg_value(instance, kw, value) if kw in _FAST_VALUE_MSGS else _clip(error.message)
         return [ErrorEntry("invalid_value", msg, where)]
     if kw == "items" and value is False:
-        return [ErrorEntry("invalid_value", _clip(error.message), where)]
+        limit = len(error.schema.get("prefixItems", ())) if isinstance(error.schema, dict) else 0
+        return [ErrorEntry("invalid_value", msg_value(instance, "items", limit), where)]
     return [ErrorEntry("schema_violation", _clip(error.message), where)]
 
 
-_FAST_VALUE_MSGS = frozenset(_VALUE_KEYWORDS - {"format", "uniqueItems", "contains"}) - {
-    "minContains",
-    "maxContains",
-}
+_FAST_VALUE_MSGS = _VALUE_KEYWORDS - {"format", "contains", "minContains", "maxContains"}
 
 
 def _alternatives(error: ValidationError, loc: Loc, where: Loc) -> list[ErrorEntry]:
@@ -333,7 +332,7 @@ class SchemaValidator:
 
     def _jsonschema_errors(self, value: Any, loc: Loc) -> list[ErrorEntry]:
         try:
-            found = list(self._validator.iter_errors(value))
+            found = list(islice(self._validator.iter_errors(value), MAX_ERRORS))
         except RecursionError:
             return [ErrorEntry("schema_violation", "nested too deeply to validate", loc)]
         except (OverflowError, ValueError, TypeError) as e:
