@@ -15,11 +15,11 @@ This module knows schemas, not calls: parsing model output and scoring it is the
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 from pydantic import (
@@ -93,7 +93,7 @@ class ToolSpec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _copy_andclose_objects(cls, data: Any) -> Any:
+    def _copy_and_close(cls, data: Any) -> Any:
         if isinstance(data, Mapping) and isinstance(data.get("parameters"), Mapping):
             data = {**data, "parameters": close_objects(json_copy(data["parameters"]), deep=False)}
         return data
@@ -200,7 +200,7 @@ class ToolSpec(BaseModel):
             raise ToolSpecError(
                 'not an OpenAI function tool: expected {"type": "function", "function": '
                 '{"name": ..., "description": ..., "parameters": {...}}} or the bare '
-                f'{{"name", "description", "parameters"}} form, got keys {sorted(tool)}.'
+                f'{{"name", "description", "parameters"}} form, got keys {sorted(map(str, tool))}.'
             )
         parameters = function.get("parameters")
         if parameters is None or parameters == {}:
@@ -239,12 +239,13 @@ class ToolSpec(BaseModel):
         cls, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
     ) -> ToolSpec:
         """From a function: hints -> schema, docstring -> descriptions, defaults -> optional."""
-        fn_name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        target = fn.func if isinstance(fn, functools.partial) else fn  # its name and docstring
+        fn_name = name or getattr(target, "__name__", None) or type(fn).__name__
         try:
             signature = inspect.signature(fn, eval_str=True)
         except (TypeError, ValueError, NameError) as e:
             raise ToolSpecError(f"cannot read the signature of {fn_name!r}: {e}.") from None
-        summary, arg_docs = parse_docstring(inspect.getdoc(fn) or "")
+        summary, arg_docs = parse_docstring(inspect.getdoc(target) or "")
         fields: dict[str, Any] = {}
         for i, (pname, param) in enumerate(signature.parameters.items()):
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -299,7 +300,7 @@ def _validator(parameters: dict[str, Any], registry: Registry[Any] | None) -> Sc
     return _cached_validator(json.dumps(parameters))
 
 
-@lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=512)
 def _cached_validator(parameters_json: str) -> SchemaValidator:
     """Validators are immutable: specs with the same schema share one (built in ~ms)."""
     return SchemaValidator(json.loads(parameters_json))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 from decimal import Decimal
@@ -166,6 +167,9 @@ def test_from_function_names_and_overrides() -> None:
     assert (spec.name, spec.description) == ("echo", "Echo q.")
     with pytest.raises(ToolSpecError, match=r"'<lambda>' is invalid.*Rename it"):
         ToolSpec.from_function(lambda q: q)
+    bound = ToolSpec.from_function(functools.partial(numpy_style, limit=3))
+    assert (bound.name, bound.description) == ("numpy_style", "Search the index.")
+    assert bound.parameters["properties"]["limit"]["default"] == 3
 
 
 def star_args(*paths: str) -> None: ...

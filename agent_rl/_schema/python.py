@@ -73,9 +73,10 @@ def close_objects(schema: Any, *, deep: bool) -> Any:
         if close and is_object and not any(k in node for k in _EXTRAS):
             applied = any(k in node for k in _APPLICATORS)
             node["unevaluatedProperties" if applied else "additionalProperties"] = False
-        if deep:
-            in_all_of = [id(x) for x in node.get("allOf", ())]
-            stack.extend((c, id(c) not in in_all_of) for c in subschemas(node))
+        if deep:  # parts of one object (allOf, if/then/else, ...) are left open
+            parts = [node.get(k) for k in ("not", "if", "then", "else")]
+            parts += [*node.get("allOf", ()), *node.get("dependentSchemas", {}).values()]
+            stack.extend((c, all(c is not x for x in parts)) for c in subschemas(node))
     return schema
 
 

@@ -39,7 +39,7 @@ from agent_rl._schema.runtime import msg_missing, msg_type, msg_unknown, msg_val
 from agent_rl.errors import ToolSpecError
 from agent_rl.verdicts import ErrorEntry
 
-__all__ = ["DIALECT", "SchemaValidator", "no_network", "python_pattern"]
+__all__ = ["DIALECT", "SchemaValidator", "check_schema", "no_network", "subschemas"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _OTHER_DRAFTS = {
@@ -91,6 +91,7 @@ _META = Draft202012Validator(
 
 
 def subschemas(node: Any) -> Iterator[Any]:
+    """The direct subschemas of a 2020-12 schema (``properties`` values, ``items``, ...)."""
     return DRAFT202012.subresources_of(node) if isinstance(node, dict) else iter(())
 
 
