@@ -85,12 +85,7 @@ _SECTION = re.compile(
     r"Returns|Return|Yields|Raises|Examples?|Notes?|See Also|Warnings?|References)\s*:?\s*$"
 )
 _ARG_SECTIONS = (
-    "Args",
-    "Arguments",
-    "Parameters",
-    "Params",
-    "Keyword Args",
-    "Keyword Arguments",
+    *("Args", "Arguments", "Parameters", "Params", "Keyword Args", "Keyword Arguments"),
     "Attributes",
 )
 _GOOGLE_ARG = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")

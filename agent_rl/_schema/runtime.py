@@ -33,23 +33,17 @@ Loc = tuple[str | int, ...]
 Explain = Callable[[Any, Loc, list[ErrorEntry]], None]
 
 
+_JSON_NAMES = (
+    *((bool, "boolean"), (int, "integer"), (float, "number")),
+    *((str, "string"), (list, "array"), (dict, "object")),
+)
+
+
 def json_type(value: Any) -> str:
     """The JSON type name of a Python value (``integer`` for ints, ``number`` for floats)."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    return next((name for t, name in _JSON_NAMES if isinstance(value, t)), type(value).__name__)
 
 
 def short(value: Any, limit: int = 40) -> str:
