@@ -50,6 +50,7 @@ ACTION = "Action:"
 FINAL_ANSWER = "Final Answer:"
 OPEN_TAG = "<tool_call>"
 CLOSE_TAG = "</tool_call>"
+JSON_WS = " \t\n\r"  # the only whitespace RFC 8259 allows around a value (not U+2028, NBSP...)
 
 # Something that looks like a call object (quoted or not): a call wrapped in prose, or a bare
 # call where a tag was needed. Off the hot path: only for text that is not a call as written.
@@ -207,9 +208,9 @@ def _plain(text: str, tagged: bool) -> Extraction:
 def _extract_json(text: str) -> Extraction:
     if text[:1] == "{":
         return _new(Extraction, (text, 0, None, None))
-    body = text.lstrip()
+    body = text.lstrip(JSON_WS)
     c = body[:1]
-    if c == "{" or (c == "[" and body[1:].lstrip()[:1] in ("{", "]")):
+    if c == "{" or (c == "[" and body[1:].lstrip(JSON_WS)[:1] in ("{", "]")):
         return Extraction(body, len(text) - len(body))
     return _plain(text, tagged=False)
 
@@ -257,7 +258,7 @@ def _extract_react(text: str) -> Extraction:
         if conflict is not None:
             return conflict
     rest = text[a + len(ACTION) :]
-    body = rest.lstrip()
+    body = rest.lstrip(JSON_WS)
     at = len(text) - len(body)
     c = body[:1]
     if c == "{" or c == "[" or not c:

@@ -117,6 +117,8 @@ CASES = [
     ("json", "  done  \n", "final:done"),
     ("json", "[1] is a citation, not a call", "final:[1] is a citation, not a call"),
     ("json", "def f():\n    return {}", "final:def f():\n    return {}"),
+    ("json", "\u2028" + CALL_JSON, "prose_around_call"),  # only JSON whitespace around it
+    ("json", "\xa0" + CALL_JSON + "\n", "prose_around_call"),
     ("json", "", "empty"),
     ("json", " \n\t", "empty"),
     ("json", f"Here is the call: {CALL_JSON}", "prose_around_call"),
@@ -144,6 +146,7 @@ CASES = [
     ("react", "Action: read the file", "action_not_json"),
     ("react", f"Action: ```json\n{CALL_JSON}\n```", "code_fence"),
     ("react", "Action:", "call"),  # empty JSON: a parse error later
+    ("react", "Action:\u3000" + CALL_JSON, "action_not_json"),
     # hermes: <tool_call>...</tool_call>, content before allowed
     ("hermes", f"<tool_call>\n{CALL_JSON}\n</tool_call>", "call"),
     ("hermes", f"<tool_call>{CALL_JSON}</tool_call>\n", "call"),

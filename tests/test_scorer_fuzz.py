@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from agent_rl.formats import FORMATS, extract, render_call, render_final
+from agent_rl.formats import FORMATS, JSON_WS, extract, render_call, render_final
 from agent_rl.sandbox import CodingSandbox
 from agent_rl.scorer import Scorer
 from agent_rl.verdicts import STAGES, CallVerdict, ToolCall
@@ -180,7 +180,7 @@ def mutated(draw: st.DrawFn) -> str:
 @FUZZ
 @given(text=mutated())
 def test_mutated_calls_agree_with_a_strict_reference(text: str) -> None:
-    assume(text.lstrip()[:1] == "{")  # a call attempt in the json format
+    assume(text.lstrip(JSON_WS)[:1] == "{")  # a call attempt in the json format
     v = SCORERS["json"].score(text)
     event(f"{v.stage}: {v.kind}")
     check_invariants(v)
@@ -195,7 +195,7 @@ def test_mutated_calls_agree_with_a_strict_reference(text: str) -> None:
 @given(text=mutated(), fmt=st.sampled_from(["react", "hermes"]), thought=THOUGHTS)
 def test_mutated_calls_agree_across_formats(text: str, fmt: str, thought: str | None) -> None:
     """The same JSON body gets the same validity whatever envelope it comes in."""
-    assume(text.lstrip()[:1] == "{")
+    assume(text.lstrip(JSON_WS)[:1] == "{")
     assume("</tool_call>" not in text and "\n" not in text)
     wrapped = f"Action: {text}" if fmt == "react" else f"<tool_call>\n{text}\n</tool_call>"
     if thought is not None:
