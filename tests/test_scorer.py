@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 
 import pytest
 
@@ -317,3 +318,25 @@ def test_hostile_outputs_get_a_verdict_in_bounded_time(
     assert v.stage == stage
     assert len(v.errors) <= 100  # a million bad keys do not make a million entries
     assert elapsed < 20, f"{elapsed:.1f}s: a hang guard, not a speed target (see the benchmark)"
+
+
+MEMORY_CASES = {
+    "2 MB string": F('"' + "x" * 2_000_000 + '"'),
+    "2 MB truncated string": F('"' + "x" * 2_000_000),
+    "100k keys": R("{" + ", ".join(f'"k{i}": {i}' for i in range(100_000)) + "}"),
+    "100k repeated keys": R("{" + ", ".join('"k": 1' for _ in range(100_000)) + "}"),
+    "100k nested arrays": F("[" * 100_000 + "]" * 100_000),
+}
+
+
+@pytest.mark.parametrize("text", MEMORY_CASES.values(), ids=MEMORY_CASES.keys())
+def test_hostile_outputs_use_memory_linear_in_their_size(text: str) -> None:
+    """Peak Python allocation while scoring stays under 64x the output's size: parsed values
+    and their diagnostics, never a quadratic blow-up (measured: 12-30x)."""
+    tracemalloc.start()
+    try:
+        SCORERS["json"].score(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= 64 * len(text), f"{peak / len(text):.0f}x the output's size"
