@@ -50,10 +50,13 @@ _LAZY: dict[str, str] = {
     "TrajectoryCallback": "agent_rl.integrations.langchain",
     "TrajectoryStore": "agent_rl.trajectories",
     "build_tiny_model": "agent_rl.models",
+    "format_instructions": "agent_rl.formats",
     "load_tasks": "agent_rl.tasks",
     "loads_strict": "agent_rl.strict_json",
     "make_sandbox": "agent_rl.tasks",
     "parse_json": "agent_rl.strict_json",
+    "render_call": "agent_rl.formats",
+    "render_final": "agent_rl.formats",
 }
 
 __all__ = sorted(_LAZY)  # computed; a test checks it is sorted and importable
