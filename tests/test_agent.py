@@ -240,7 +240,7 @@ def test_hf_policy_runs_batched_episodes_end_to_end(tiny_model: Path, tasks) -> 
 
 
 def test_hf_policy_failure_is_recorded_not_raised(tiny_model: Path, tasks) -> None:
-    policy = HFPolicy(str(tiny_model), max_new_tokens=8000)  # prompt + 8000 > 8192 positions
+    policy = HFPolicy(str(tiny_model), max_new_tokens=8192)  # any prompt + 8192 > 8192 positions
     traj = ReActAgent(policy).run(tasks[0])
     assert traj.outcome.status == "error" and "exceeds the context" in traj.outcome.error
     with pytest.raises(PolicyError):
