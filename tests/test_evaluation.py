@@ -113,7 +113,7 @@ VERDICTS = [
 def test_call_tally_counts_each_stage() -> None:
     tally = CallTally.of(VERDICTS)
     assert (tally.n, tally.valid, tally.final_answers) == (9, 2, 1)
-    assert tally.parse_valid == 7  # all but the two parse failures
+    assert tally.parse_valid == 6  # all but the parse and envelope failures
     assert tally.args_valid == 4  # valid ones + the two state failures
     assert tally.errors == {
         "trailing_comma": 1,
@@ -251,3 +251,204 @@ def test_plot_writes_a_png(tmp_path) -> None:
 def test_plot_rejects_unknown_metric(tmp_path) -> None:
     with pytest.raises(ConfigError, match="metric"):
         plot_validity(_report(), tmp_path / "v.png", metric="episode_valid")
+
+
+# ---------------------------------------------------------------- held-out states and runs
+
+FORMATS = ("json", "react", "hermes")
+
+
+@pytest.fixture(scope="module")
+def states():
+    from agent_rl.evaluation.states import held_out_states
+
+    return held_out_states(FORMATS)
+
+
+def _oracle(states, corrupt=lambda i, text: text):
+    """A policy that writes the expert's call for each held-out prompt (``corrupt`` may break
+    some): the scorer, sandbox restore and tally then must agree with what was written."""
+    from agent_rl.evaluation.states import prompt_key
+    from agent_rl.policies import ScriptedPolicy
+    from agent_rl.tasks import load_tasks
+    from agent_rl.training.data import expert_steps
+
+    targets = {
+        prompt_key(ex.messages): ex.target for ex in expert_steps(load_tasks("test"), FORMATS)
+    }
+    calls = []
+
+    def write(messages):
+        calls.append(1)
+        return corrupt(len(calls) - 1, targets[prompt_key(messages)])
+
+    return ScriptedPolicy(write)
+
+
+def test_held_out_states_cover_every_test_step_in_every_format(states) -> None:
+    from agent_rl.tasks import load_tasks
+
+    tests = load_tasks("test")
+    assert len(states) == len(FORMATS) * sum(len(t.expert) for t in tests)
+    assert {s.task_id for s in states} == {t.id for t in tests}
+    assert max(s.step for s in states) >= 10  # long episodes are in the held-out set
+    assert {s.fmt for s in states} == set(FORMATS)
+
+
+def test_held_out_states_never_overlap_training_prompts(states) -> None:
+    from agent_rl.evaluation.states import assert_disjoint
+    from agent_rl.tasks import load_tasks
+    from agent_rl.training.data import training_steps
+
+    train = training_steps(list(FORMATS), tasks=load_tasks("train"))
+    assert {s.task_id for s in states}.isdisjoint({ex.task_id for ex in train})
+    assert_disjoint([s.messages for s in states], [ex.messages for ex in train])
+    with pytest.raises(ConfigError, match="appear in the training data"):
+        assert_disjoint([s.messages for s in states[:3]], [states[1].messages])
+
+
+def test_held_out_states_refuse_training_tasks() -> None:
+    from agent_rl.evaluation.states import held_out_states
+    from agent_rl.tasks import load_tasks
+
+    with pytest.raises(ConfigError, match="not held out"):
+        held_out_states("react", load_tasks("train")[:2])
+
+
+def test_expert_calls_score_fully_valid_in_their_states(states) -> None:
+    from agent_rl.evaluation.runner import evaluate_calls
+
+    tally = evaluate_calls(_oracle(states), states, 2 * len(states) + 5, chunk=100)
+    assert (tally.n, tally.valid, tally.errors) == (2 * len(states) + 5, tally.n, {})
+
+
+def test_broken_calls_are_scored_against_the_restored_state(states) -> None:
+    """Every 3rd output loses its last character (a parse or envelope error); every 3rd + 1
+    that reads a file reads one that does not exist in that step's workspace (a state error)."""
+    from agent_rl.evaluation.runner import evaluate_calls
+
+    def moved(text: str) -> str:
+        return text.replace('"path": "', '"path": "no_such_dir/', 1)
+
+    def corrupt(i: int, text: str) -> str:
+        if i % 3 == 0:
+            return text.rstrip()[:-1]
+        return moved(text) if i % 3 == 1 and "read_file" in text else text
+
+    tally = evaluate_calls(_oracle(states, corrupt), states)
+    reads = sum(1 for i, s in enumerate(states) if i % 3 == 1 and "read_file" in _expert(s))
+    assert reads > 10
+    broken = len(range(0, tally.n, 3))
+    assert (tally.n, tally.parse_valid, tally.args_valid) == (len(states),) + (
+        tally.n - broken,
+    ) * 2
+    assert tally.valid == tally.n - broken - reads
+    assert tally.errors["file_not_found"] == reads
+    assert sum(tally.errors.values()) == broken + reads
+
+
+def _expert(state) -> str:
+    from agent_rl.evaluation.states import prompt_key
+    from agent_rl.tasks import load_tasks
+    from agent_rl.training.data import expert_steps
+
+    for ex in expert_steps([t for t in load_tasks("test") if t.id == state.task_id], [state.fmt]):
+        if prompt_key(ex.messages) == prompt_key(state.messages):
+            return ex.target
+    raise AssertionError("no expert step for this state")
+
+
+# ---------------------------------------------------------------- a real tiny model
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The offline tiny model with sharpened random weights, so that its greedy outputs
+    differ from prompt to prompt (a fresh init writes the same token everywhere)."""
+    import torch
+
+    from agent_rl.models import build_tiny_model
+    from agent_rl.policies.hf import load_model
+
+    folder = build_tiny_model(tmp_path_factory.mktemp("tiny"), hidden_size=64, layers=2)
+    model, tokenizer = load_model(folder, device="cpu")
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return model, tokenizer
+
+
+def _hf(tiny, **kw):
+    from agent_rl.policies import HFPolicy
+
+    return HFPolicy(*tiny, max_new_tokens=12, batch_size=4, **kw)
+
+
+def test_prefix_sampler_writes_what_the_policy_writes(tiny, states) -> None:
+    """Greedy: the same text as HFPolicy's own batched generate, for prompts of different
+    lengths in one batch and repeated prompts (prefilled once, decoded per row)."""
+    from agent_rl.evaluation.sampler import PrefixSampler
+
+    picked = [states[i].messages for i in (0, 7, 40, 7, 99, 0)]
+    expected = _hf(tiny).generate(picked)
+    got = PrefixSampler(_hf(tiny)).generate(picked)
+    assert got == expected
+    assert len(set(expected)) >= 3  # the outputs do depend on the prompt
+
+
+def test_prefix_sampler_sampling_is_seeded(tiny, states) -> None:
+    from agent_rl.evaluation.sampler import PrefixSampler
+
+    picked = [states[3].messages] * 6 + [states[50].messages] * 2
+    runs = [PrefixSampler(_hf(tiny, do_sample=True, seed=5)) for _ in range(2)]
+    first, second = (r.generate(picked) for r in runs)
+    assert first == second
+    assert len(set(first[:6])) > 1  # samples of one prompt differ
+    assert runs[0].generate(picked) != first  # the next call draws new samples
+    assert [u["prompt_tokens"] for u in runs[0].last_usage][:6] == [
+        runs[0].last_usage[0]["prompt_tokens"]
+    ] * 6
+
+
+def test_evaluate_a_real_model_in_every_decoding_mode(tiny) -> None:
+    from agent_rl.evaluation.runner import EvalConfig, evaluate
+    from agent_rl.evaluation.states import held_out_states
+    from agent_rl.tasks import load_tasks
+
+    tasks = load_tasks("test")[:2]
+    config = EvalConfig(
+        sampled_calls=12, other_calls=6, episodes=1, max_steps=10, max_new_tokens=8, batch_size=8
+    )
+    result = evaluate(*tiny, name="tiny", config=config, tasks=tasks,
+                      states=held_out_states("react", tasks))  # fmt: skip
+    assert list(result.modes) == ["greedy", "t0.7", "t1.0"]
+    n_states = sum(len(t.expert) for t in tasks)
+    assert [m.calls.n for m in result.modes.values()] == [n_states, 6, 12]
+    # an untrained model writes no valid call: each output is a scored, named failure
+    for mode in result.modes.values():
+        assert mode.calls.valid == 0 and sum(mode.calls.errors.values()) == mode.calls.n
+        assert mode.episodes.all_valid == 0
+    assert result.modes["greedy"].episodes.n == len(tasks)
+    assert result.modes["t1.0"].episodes.n == 1
+    assert result.modes["t1.0"].episodes.steps == 10  # ran to max_steps, never stopped
+
+
+def test_live_episodes_of_the_expert_are_all_valid_and_solved() -> None:
+    from agent_rl.evaluation.runner import evaluate_episodes
+    from agent_rl.formats import render_call
+    from agent_rl.policies import ScriptedPolicy
+    from agent_rl.tasks import load_tasks
+
+    tasks = load_tasks("test")
+    by_prompt = {t.prompt: t for t in tasks}
+
+    def expert(messages):  # the task's next expert call
+        k = sum(m["role"] == "assistant" for m in messages)
+        return render_call(by_prompt[messages[1]["content"]].expert[k], "react")
+
+    tally = evaluate_episodes(ScriptedPolicy(expert), tasks, formats=("react",), max_steps=14)
+    assert (tally.n, tally.all_valid, tally.succeeded) == (len(tasks),) * 3
+    assert tally.n_long == sum(len(t.expert) >= 10 for t in tasks) > 0
+    assert tally.steps == sum(len(t.expert) for t in tasks)

@@ -3,7 +3,9 @@
 This module is arithmetic over verdicts: it imports no model, runs no policy, and never scores
 anything itself (the scorer does). A call counts as
 
-- *parse-valid* when it got past the ``parse`` stage (strict JSON, no duplicate key),
+- *parse-valid* (well-formed) when it got past the ``envelope`` and ``parse`` stages: the
+  format's envelope was found, its JSON is strict (no duplicate key) and the call object has
+  exactly ``name`` and ``arguments`` — everything but the tool and its arguments is right,
 - *arguments-valid* when it got past ``parse``, ``envelope``, ``tool`` and ``arguments``,
 - *valid* (fully, "state-valid") when the scorer's verdict is valid in the episode's state.
 
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
-_PARSE_FAILED = frozenset({"parse"})
+_PARSE_FAILED = frozenset({"parse", "envelope"})
 _ARGS_FAILED = frozenset({"parse", "envelope", "tool", "arguments"})
 
 
@@ -188,9 +190,13 @@ class EpisodeTally:
     succeeded: int = 0
     steps: int = 0
 
-    def add(self, verdict: EpisodeVerdict, success: bool = False) -> None:
+    def add(
+        self, verdict: EpisodeVerdict, success: bool = False, all_valid: bool | None = None
+    ) -> None:
+        """Count one episode; ``all_valid=False`` overrides the verdicts (a step that failed
+        outright, e.g. the policy raised, has no verdict but still spoils the episode)."""
         length = len(verdict.steps)
-        ok = verdict.all_valid
+        ok = verdict.all_valid if all_valid is None else all_valid and verdict.all_valid
         self.n += 1
         self.all_valid += ok
         self.succeeded += bool(success)

@@ -1,0 +1,215 @@
+"""Held-out evaluation runs: sample calls on test-episode states, run live test episodes, score.
+
+For one model and each decoding mode (greedy, then sampled at T=0.7 and T=1.0):
+
+1. **calls** — batched generation on the held-out states (:mod:`.states`), each output scored by
+   the strict scorer against that step's restored sandbox (checked, never applied); greedy sees
+   each state once, sampled modes cycle through the states up to the requested number of calls;
+2. **episodes** — the ReAct agent runs live episodes of the TEST tasks (``max_steps`` ≥ 10)
+   with the same decoding; each episode is all-valid when every step's verdict is valid.
+
+This module drives a policy and tallies verdicts. It does not train, write files or plot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent_rl.errors import ConfigError
+from agent_rl.evaluation.report import DECODING_MODES, ModelEval, ModeResult
+from agent_rl.evaluation.states import HeldOutState, held_out_states
+from agent_rl.evaluation.stats import CallTally, EpisodeTally
+
+if TYPE_CHECKING:
+    from agent_rl.formats import Format
+    from agent_rl.tasks import Task
+
+__all__ = ["EvalConfig", "evaluate", "evaluate_calls", "evaluate_episodes", "make_policy"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalConfig:
+    """How much to evaluate and how to decode."""
+
+    formats: tuple[Format, ...] = ("react",)
+    """Output formats the model was trained for (``json``, ``react``, ``hermes``); calls and
+    episodes are spread evenly over them."""
+    temperatures: tuple[float, ...] = DECODING_MODES
+    """Decoding modes; 0 is greedy. The highest is the headline (T=1.0)."""
+    sampled_calls: int = 10_000
+    """Scored calls at the headline temperature (the full run's ≥ 10,000)."""
+    other_calls: int = 2_000
+    """Scored calls at each other sampled temperature; greedy scores each state once."""
+    episodes: int = 64
+    """Live episodes per sampled mode; greedy runs each test task once."""
+    max_steps: int = 12
+    """Step limit of a live episode (≥ 10: the compounding case)."""
+    max_new_tokens: int = 256
+    """Tokens per call; an output cut here is scored as it is (truncated)."""
+    batch_size: int = 64
+    """Conversations per ``model.generate`` call."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 10:
+            raise ConfigError(
+                f"max_steps={self.max_steps} is not supported because episode validity is "
+                "measured on 10-step and longer episodes. Set max_steps >= 10."
+            )
+        if min(self.sampled_calls, self.other_calls, self.episodes) < 0:
+            raise ConfigError("sampled_calls, other_calls and episodes must be >= 0.")
+        if not self.formats:
+            raise ConfigError("formats must name at least one of json, react, hermes.")
+        if not self.temperatures or any(t < 0 for t in self.temperatures):
+            raise ConfigError("temperatures must be a non-empty list of values >= 0 (0 = greedy).")
+
+    def calls_for(self, temperature: float) -> int | None:
+        """Calls to score at ``temperature`` (``None``: each state once)."""
+        if temperature == 0:
+            return None
+        return self.sampled_calls if temperature == max(self.temperatures) else self.other_calls
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {**data, "formats": list(self.formats), "temperatures": list(self.temperatures)}
+
+
+def make_policy(model: Any, tokenizer: Any, temperature: float, config: EvalConfig) -> Any:
+    """The evaluation policy over an in-memory model: an ``HFPolicy`` (greedy at 0, else
+    sampled at ``temperature``) behind a :class:`~.sampler.PrefixSampler`, which gives the
+    policy's outputs but prefills each distinct prompt once."""
+    from agent_rl.evaluation.sampler import PrefixSampler
+    from agent_rl.policies import HFPolicy
+
+    policy = HFPolicy(
+        model,
+        tokenizer,
+        do_sample=temperature > 0,
+        temperature=temperature if temperature > 0 else 1.0,
+        max_new_tokens=config.max_new_tokens,
+        batch_size=config.batch_size,
+        seed=config.seed,
+    )
+    return PrefixSampler(policy)
+
+
+def evaluate_calls(
+    policy: Any,
+    states: Sequence[HeldOutState],
+    n_calls: int | None = None,
+    *,
+    chunk: int = 512,
+) -> CallTally:
+    """Generate ``n_calls`` outputs over ``states`` (cycling; ``None`` = each state once) and
+    score each in its state's format against its restored sandbox (checked, not applied)."""
+    from agent_rl.sandbox import CodingSandbox
+    from agent_rl.scorer import Scorer
+
+    if not states:
+        raise ConfigError("no held-out states to evaluate: are there test tasks?")
+    total = len(states) if n_calls is None else n_calls
+    sandboxes: dict[int, CodingSandbox] = {}
+    scorers: dict[str, Scorer] = {}
+    tally = CallTally()
+    done = 0
+    while done < total:
+        idx = [(done + j) % len(states) for j in range(min(chunk, total - done))]
+        texts = policy.generate([states[i].messages for i in idx])
+        for i, text in zip(idx, texts, strict=True):
+            box = sandboxes.get(i)
+            if box is None:
+                box = sandboxes[i] = CodingSandbox.restore(states[i].snapshot)
+            fmt = states[i].fmt
+            scorer = scorers.get(fmt)
+            if scorer is None:
+                scorer = scorers[fmt] = Scorer(box.tools, fmt)
+            tally.add(scorer.score(text, box))  # check only: the sandbox is reused
+        done += len(idx)
+        logger.debug("scored %d/%d calls (%.1f%% valid)", done, total, 100 * tally.call_valid.rate)
+    return tally
+
+
+def evaluate_episodes(
+    policy: Any,
+    tasks: Sequence[Task],
+    n_episodes: int | None = None,
+    *,
+    formats: Sequence[Format] = ("react",),
+    max_steps: int = 12,
+) -> EpisodeTally:
+    """Run ``n_episodes`` live episodes (``None``: each task once per format) over ``tasks`` ×
+    ``formats`` with the ReAct agent, batched per format; tally all-valid episodes (those of
+    ≥ 10 steps apart) and successes (the task's own check)."""
+    from agent_rl.agent import ReActAgent
+
+    if not tasks or not formats:
+        raise ConfigError("no test tasks (or no formats) to run episodes on")
+    pairs = [(fmt, task) for task in tasks for fmt in formats]
+    total = len(pairs) if n_episodes is None else n_episodes
+    tally = EpisodeTally()
+    for fmt in formats:
+        batch = [pairs[j % len(pairs)][1] for j in range(total) if pairs[j % len(pairs)][0] == fmt]
+        if not batch:
+            continue
+        agent = ReActAgent(policy, format=fmt, max_steps=max_steps)
+        for trajectory in agent.run_many(batch):
+            tally.add(
+                trajectory.episode_verdict(),
+                success=bool(trajectory.outcome.success),
+                all_valid=trajectory.all_valid,
+            )
+    return tally
+
+
+def evaluate(
+    model: Any,
+    tokenizer: Any = None,
+    *,
+    name: str,
+    config: EvalConfig | None = None,
+    states: Sequence[HeldOutState] | None = None,
+    tasks: Sequence[Task] | None = None,
+    path: str | None = None,
+) -> ModelEval:
+    """Evaluate one model (in memory with its tokenizer, or a folder path) in every decoding
+    mode of ``config`` on held-out states and live test episodes."""
+    from agent_rl.policies.hf import load_model
+    from agent_rl.tasks import load_tasks
+
+    config = config or EvalConfig()
+    if tokenizer is None:
+        path = path or str(model)
+        model, tokenizer = load_model(model)
+    tasks = load_tasks("test") if tasks is None else list(tasks)
+    states = held_out_states(config.formats, tasks) if states is None else states
+    result = ModelEval(name, path=path)
+    for temperature in config.temperatures:
+        start = time.perf_counter()
+        policy = make_policy(model, tokenizer, temperature, config)
+        calls = evaluate_calls(policy, states, config.calls_for(temperature))
+        episodes = EpisodeTally()
+        n_eps = None if temperature == 0 else config.episodes
+        if n_eps != 0:
+            policy = make_policy(model, tokenizer, temperature, config)
+            episodes = evaluate_episodes(
+                policy, tasks, n_eps, formats=config.formats, max_steps=config.max_steps
+            )
+        mode = ModeResult(temperature, calls, episodes, time.perf_counter() - start)
+        result.add(mode)
+        logger.info(
+            "eval %s %s: %d calls %.2f%% valid, %d episodes %.1f%% all-valid (%.0fs)",
+            name,
+            mode.name,
+            calls.n,
+            100 * calls.call_valid.rate,
+            episodes.n,
+            100 * episodes.episode_valid.rate,
+            mode.seconds,
+        )
+    return result
