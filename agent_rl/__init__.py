@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "EndpointError": "agent_rl.errors",
     "EpisodeVerdict": "agent_rl.verdicts",
     "ErrorEntry": "agent_rl.verdicts",
+    "GRPOSettings": "agent_rl.training",
     "HFPolicy": "agent_rl.policies",
     "JsonVerdict": "agent_rl.strict_json",
     "Observation": "agent_rl.verdicts",
@@ -35,6 +36,7 @@ _LAZY: dict[str, str] = {
     "PolicyError": "agent_rl.errors",
     "ReActAgent": "agent_rl.agent",
     "Recorder": "agent_rl.recorder",
+    "SFTSettings": "agent_rl.training",
     "SandboxError": "agent_rl.errors",
     "Scorer": "agent_rl.scorer",
     "ScriptedPolicy": "agent_rl.policies",
@@ -45,6 +47,7 @@ _LAZY: dict[str, str] = {
     "ToolCall": "agent_rl.verdicts",
     "ToolSpec": "agent_rl.tool_spec",
     "ToolSpecError": "agent_rl.errors",
+    "TrainResult": "agent_rl.training",
     "TrainingError": "agent_rl.errors",
     "Trajectory": "agent_rl.trajectories",
     "TrajectoryCallback": "agent_rl.integrations.langchain",
@@ -57,6 +60,8 @@ _LAZY: dict[str, str] = {
     "parse_json": "agent_rl.strict_json",
     "render_call": "agent_rl.formats",
     "render_final": "agent_rl.formats",
+    "train_grpo": "agent_rl.training",
+    "train_sft": "agent_rl.training",
 }
 
 __all__ = sorted(_LAZY)  # computed; a test checks it is sorted and importable

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from agent_rl.errors import ConfigError
 
-__all__ = ["CHAT_TOKENS", "SPECIAL_TOKENS", "build_tiny_model", "default_corpus"]
+__all__ = [
+    "CHAT_TOKENS",
+    "SPECIAL_TOKENS",
+    "build_tiny_model",
+    "default_corpus",
+    "default_phrases",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +59,24 @@ def default_corpus() -> Iterator[str]:
                 yield f"{message['role']}\n{message['content']}"
 
 
+def default_phrases() -> list[str]:
+    """Lines of the system prompt of every format (at least 8 characters): the text every
+    episode's prompt starts with, the same for every task."""
+    from agent_rl.formats import FORMATS
+    from agent_rl.prompts import system_prompt
+    from agent_rl.sandbox import TOOLS
+
+    return sorted(
+        {ln for fmt in FORMATS for ln in system_prompt(TOOLS, fmt).split("\n") if len(ln) >= 8}
+    )
+
+
 def build_tiny_model(
     out_dir: str | Path,
     corpus: Iterable[str] | None = None,
     *,
-    vocab_size: int = 2048,
+    phrases: Iterable[str] | None = None,
+    vocab_size: int = 4096,
     hidden_size: int = 128,
     intermediate_size: int | None = None,
     layers: int = 4,
@@ -68,6 +87,9 @@ def build_tiny_model(
 ) -> Path:
     """Train a tokenizer on ``corpus`` (default: :func:`default_corpus`), build a small Qwen2
     causal LM with freshly initialised weights, and ``save_pretrained`` both into ``out_dir``.
+
+    ``phrases`` become whole tokens (default: :func:`default_phrases`, the lines of the system
+    prompts): every prompt repeats them, so they cost one token each instead of ~950 in all.
 
     Returns the folder, loadable with ``AutoModelForCausalLM`` / ``AutoTokenizer``.
     Deterministic: the same corpus and seed give byte-identical weights and tokenizer.
@@ -91,7 +113,8 @@ def build_tiny_model(
     if not texts:
         raise ConfigError("the corpus is empty: pass some text, or let it default to the tasks.")
 
-    tokenizer = _train_tokenizer(texts, vocab_size)
+    lines = sorted({p for p in (default_phrases() if phrases is None else phrases) if p})
+    tokenizer = _train_tokenizer(texts, vocab_size, lines)
     model = _init_model(
         tokenizer,
         hidden_size=hidden_size,
@@ -110,7 +133,7 @@ def build_tiny_model(
     return out
 
 
-def _train_tokenizer(texts: list[str], vocab_size: int):  # -> PreTrainedTokenizerFast
+def _train_tokenizer(texts: list[str], vocab_size: int, phrases: list[str]):
     from tokenizers import (
         AddedToken,
         Regex,
@@ -136,6 +159,8 @@ def _train_tokenizer(texts: list[str], vocab_size: int):  # -> PreTrainedTokeniz
         ]
     )
     bpe.decoder = decoders.ByteLevel()
+    # Added before training so BPE spends no merges on them; not special, so decoding keeps them.
+    bpe.add_tokens([AddedToken(p, special=False, normalized=False) for p in phrases])
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=2,

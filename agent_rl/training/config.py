@@ -1,0 +1,222 @@
+"""Training settings: trl's ``SFTConfig`` / ``GRPOConfig`` with our data fields and CPU defaults.
+
+``SFTSettings`` and ``GRPOSettings`` *are* trl configs (subclasses that add fields, never
+change trl's), so every trl/transformers option works as a keyword, a CLI flag or a YAML key,
+and the trainers take them as ``args`` unchanged. What they add:
+
+- where the episodes come from (``formats``, ``trajectories``, ``source``, ``max_prompts``);
+- a wall-clock budget (``max_seconds``), for the compute-matched SFT baseline;
+- defaults that work on a 2-core CPU with the tiny model: no bf16, no gradient checkpointing,
+  seeded, TensorBoard logs, a progress bar — and, for GRPO, the on-policy schedule
+  (``num_iterations=1``, one generation per optimizer step: policy lag 0).
+
+:func:`parse_settings` reads them the trl way (``TrlParser``: ``--config file.yaml`` plus CLI
+flags that override it). This module only describes runs; it trains nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from trl import GRPOConfig, SFTConfig
+
+from agent_rl.errors import ConfigError
+
+__all__ = ["GRPOSettings", "SFTSettings", "parse_settings", "policy_lag"]
+
+_FORMATS = ("json", "react", "hermes")
+_SOURCES = ("recorded", "live")
+
+
+def _no_cuda() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def _check_common(s: SFTSettings | GRPOSettings) -> None:
+    bad = [f for f in s.formats if f not in _FORMATS]
+    if bad or not s.formats:
+        raise ConfigError(
+            f"formats={list(s.formats)} is not supported because agent-rl knows only "
+            f"{', '.join(_FORMATS)}. Set formats to a non-empty list of those."
+        )
+    if s.max_seconds is not None and s.max_seconds <= 0:
+        raise ConfigError(f"max_seconds={s.max_seconds} must be positive (or unset for no limit).")
+    if s.budget_clock not in ("wall", "cpu"):
+        raise ConfigError(f"budget_clock={s.budget_clock!r} is not supported. Set 'wall' or 'cpu'.")
+
+
+@dataclass
+class SFTSettings(SFTConfig):
+    """trl's ``SFTConfig`` for the SFT baseline on expert episodes (and recorded valid steps).
+
+    Every example is one episode as the agent saw it, loss on the assistant turns only
+    (trl's ``assistant_only_loss`` with its Qwen2.5 training template).
+    """
+
+    formats: list[str] = field(
+        default_factory=lambda: list(_FORMATS),
+        metadata={"help": "Call formats to train on (json, react, hermes)."},
+    )
+    trajectories: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Trajectory store files (JSONL) whose valid steps are added."},
+    )
+    task_split: str = field(
+        default="train", metadata={"help": "Task split whose expert episodes are used."}
+    )
+    max_seconds: float | None = field(
+        default=None,
+        metadata={"help": "Stop after this many seconds of training (compute-matched SFT)."},
+    )
+    budget_clock: str = field(
+        default="wall",
+        metadata={"help": "Clock of max_seconds: 'wall' (elapsed) or 'cpu' (this process's CPU "
+                  "time, fairer on a shared machine)."},
+    )  # fmt: skip
+    # CPU-friendly defaults for the tiny model (trl's defaults target a GPU and a big model).
+    output_dir: str | None = "runs/sft"
+    learning_rate: float = 3e-3
+    lr_scheduler_type: str = "cosine"
+    warmup_steps: float = 0.05
+    max_steps: int = 300
+    per_device_train_batch_size: int = 16
+    max_length: int | None = 4096
+    assistant_only_loss: bool = True
+    use_cpu: bool = field(default_factory=_no_cuda)
+    bf16: bool | None = False
+    gradient_checkpointing: bool = False
+    logging_steps: float = 10
+    save_strategy: str = "no"
+    report_to: None | str | list[str] = field(default_factory=lambda: ["tensorboard"])  # noqa: RUF036
+    dataloader_num_workers: int = 0
+    dataset_num_proc: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        super().__post_init__()
+
+
+@dataclass
+class GRPOSettings(GRPOConfig):
+    """trl's ``GRPOConfig`` for GRPO on tool-call validity.
+
+    ``source="recorded"``: one prompt per step of the expert episodes of the training tasks
+    (plus recorded trajectories), the sandbox state at that step travelling with it.
+    ``source="live"``: whole episodes run by the current policy inside training.
+    Rewards (see :mod:`agent_rl.training.rewards`) are weighted by ``reward_weights`` in the
+    order of :data:`~agent_rl.training.rewards.RECORDED_REWARDS` /
+    :data:`~agent_rl.training.rewards.LIVE_REWARDS`; the default optimises the binary
+    fully-valid call (``state_valid``) or episode (``episode_all_valid``) and logs the others.
+    """
+
+    source: str = field(
+        default="recorded",
+        metadata={"help": "'recorded': step prompts from expert/recorded episodes; 'live': "
+                  "whole episodes run by the current policy in the sandbox."},
+    )  # fmt: skip
+    formats: list[str] = field(
+        default_factory=lambda: list(_FORMATS),
+        metadata={"help": "Call formats to train on (json, react, hermes)."},
+    )
+    trajectories: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Trajectory store files (JSONL) whose steps become prompts."},
+    )
+    task_split: str = field(
+        default="train", metadata={"help": "Task split whose expert episodes are used."}
+    )
+    max_prompts: int | None = field(
+        default=None, metadata={"help": "Keep at most this many prompts (seeded sample)."}
+    )
+    max_episode_steps: int = field(
+        default=12, metadata={"help": "Live episodes: most model turns per episode."}
+    )
+    max_turn_tokens: int = field(
+        default=192, metadata={"help": "Live episodes: most new tokens per model turn."}
+    )
+    max_seconds: float | None = field(
+        default=None, metadata={"help": "Stop after this many seconds of training."}
+    )
+    budget_clock: str = field(
+        default="wall",
+        metadata={"help": "Clock of max_seconds: 'wall' (elapsed) or 'cpu' (this process's CPU "
+                  "time, fairer on a shared machine)."},
+    )  # fmt: skip
+    # CPU-friendly, on-policy defaults (see the module docstring and notes/h7.md for why).
+    output_dir: str | None = "runs/grpo"
+    learning_rate: float = 1e-4
+    lr_scheduler_type: str = "constant"
+    max_steps: int = 300
+    num_generations: int | None = 16
+    per_device_train_batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    num_iterations: int = 1
+    max_completion_length: int | None = 256
+    temperature: float = 1.0
+    beta: float = 0.0
+    use_cpu: bool = field(default_factory=_no_cuda)
+    bf16: bool | None = False
+    gradient_checkpointing: bool = False
+    logging_steps: float = 10
+    save_strategy: str = "steps"
+    save_steps: float = 50
+    save_total_limit: int | None = 2
+    report_to: None | str | list[str] = field(default_factory=lambda: ["tensorboard"])  # noqa: RUF036
+    dataloader_num_workers: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        if self.source not in _SOURCES:
+            raise ConfigError(
+                f"source={self.source!r} is not supported because episodes come from recorded "
+                "steps or live rollouts. Set source to 'recorded' or 'live'."
+            )
+        if self.max_episode_steps < 1 or self.max_turn_tokens < 1:
+            raise ConfigError("max_episode_steps and max_turn_tokens must be at least 1.")
+        super().__post_init__()
+
+
+def policy_lag(settings: GRPOConfig) -> int:
+    """Most optimizer steps between the weights that generated a batch and the update that
+    uses it, from trl's schedule: generation every ``steps_per_generation * num_iterations``
+    micro-steps, an update every ``gradient_accumulation_steps``. 0 means fully on-policy."""
+    per_generation = settings.steps_per_generation * settings.num_iterations
+    return max(0, -(-per_generation // settings.gradient_accumulation_steps) - 1)
+
+
+Settings = TypeVar("Settings", SFTSettings, GRPOSettings)
+
+
+def parse_settings(
+    cls: type[Settings], argv: Sequence[str] | None = None, extra: Sequence[type] = ()
+) -> tuple[Any, ...]:
+    """Parse ``cls`` (and ``extra`` dataclasses, first) from CLI flags and ``--config x.yaml``.
+
+    A YAML key or flag that no dataclass has is a ``ConfigError`` naming it.
+    """
+    from trl import TrlParser
+
+    parser = TrlParser([*extra, cls])
+    try:
+        return tuple(parser.parse_args_and_config(list(argv or [])))
+    except (ValueError, FileNotFoundError) as exc:
+        raise ConfigError(f"{exc}".splitlines()[0] + _closest(exc, cls, extra)) from exc
+
+
+def _closest(exc: Exception, cls: type, extra: Sequence[type]) -> str:
+    import difflib
+    import re
+
+    names = [f.name for t in (*extra, cls) for f in fields(t)]
+    hints = []
+    for bad in re.findall(r"--([A-Za-z0-9_\-]+)", str(exc)):
+        match = difflib.get_close_matches(bad.replace("-", "_"), names, n=1)
+        if match:
+            hints.append(f"{bad} -> {match[0]}")
+    return f" (did you mean: {', '.join(hints)})" if hints else ""

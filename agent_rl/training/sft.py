@@ -1,0 +1,93 @@
+"""``train_sft``: the SFT baseline — trl's ``SFTTrainer`` on expert (and recorded valid) steps.
+
+Each example is one step: the exact prompt the agent sees and the valid output as the
+assistant completion, loss on the completion only. The same function makes both baselines:
+
+- the SFT start point GRPO begins from: ``train_sft(tiny_model, output_dir=..., max_steps=...)``;
+- the compute-matched SFT: the same checkpoint trained further for GRPO's wall-clock time,
+  ``train_sft(sft_ckpt, output_dir=..., max_seconds=grpo.train_seconds, max_steps=big)``.
+
+Not a GRPO trainer and not an evaluator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent_rl.errors import ConfigError
+from agent_rl.training.config import SFTSettings
+from agent_rl.training.data import StepExample, sft_dataset, training_steps
+from agent_rl.training.runs import (
+    MetricsLog,
+    StopAfterSeconds,
+    TrainResult,
+    clock,
+    finish_run,
+    load_policy,
+    resolve_resume,
+)
+
+if TYPE_CHECKING:
+    from agent_rl.tasks import Task
+
+__all__ = ["train_sft"]
+
+logger = logging.getLogger(__name__)
+
+
+def _settings(cls: type, settings: Any, overrides: dict[str, Any]) -> Any:
+    if settings is None:
+        return cls(**overrides)
+    if overrides:
+        raise ConfigError(
+            f"passing both settings and keyword overrides ({', '.join(sorted(overrides))}) is "
+            "not supported because trl configs derive fields at creation. Put them in settings."
+        )
+    if not isinstance(settings, cls):
+        raise ConfigError(f"settings must be a {cls.__name__}, not {type(settings).__name__}.")
+    return settings
+
+
+def train_sft(
+    model: str | Path | tuple[Any, Any],
+    settings: SFTSettings | None = None,
+    *,
+    tasks: Sequence[Task] | None = None,
+    steps: Sequence[StepExample] | None = None,
+    callbacks: Sequence[Any] = (),
+    **overrides: Any,
+) -> TrainResult:
+    """Supervised fine-tuning of ``model`` (a folder, hub name or ``(model, tokenizer)``).
+
+    Data: ``steps`` if given, else the expert steps of ``tasks`` (default: the
+    ``settings.task_split`` tasks) in ``settings.formats`` plus the valid steps of
+    ``settings.trajectories``. ``overrides`` are ``SFTSettings`` fields, used when ``settings``
+    is not given. Returns where the final checkpoint (``<output_dir>/final``) and logs went.
+    """
+    from trl import SFTTrainer
+
+    args = _settings(SFTSettings, settings, overrides)
+    output_dir = Path(args.output_dir)
+    policy, tokenizer = load_policy(model)
+    if steps is None:
+        steps = training_steps(args.formats, args.trajectories, tasks, args.task_split)
+    dataset = sft_dataset(steps)
+    metrics = MetricsLog(output_dir)
+    extra: list[Any] = [metrics]
+    if args.max_seconds is not None:
+        extra.append(StopAfterSeconds(args.max_seconds, args.budget_clock))
+    trainer = SFTTrainer(
+        model=policy,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[*extra, *callbacks],
+    )
+    resume = resolve_resume(args.resume_from_checkpoint, output_dir)
+    logger.info("SFT on %d examples -> %s", len(dataset), output_dir)
+    started = (clock("wall"), clock("cpu"))
+    trainer.train(resume_from_checkpoint=resume)
+    return finish_run(trainer, output_dir, started, None, metrics)
