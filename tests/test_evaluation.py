@@ -10,6 +10,7 @@ import pytest
 from agent_rl.errors import ConfigError
 from agent_rl.evaluation.plot import plot_validity
 from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval, ModeResult, mode_name
+from agent_rl.evaluation.states import prompt_key
 from agent_rl.evaluation.stats import (
     Z95,
     CallTally,
@@ -452,3 +453,15 @@ def test_live_episodes_of_the_expert_are_all_valid_and_solved() -> None:
     assert (tally.n, tally.all_valid, tally.succeeded) == (len(tasks),) * 3
     assert tally.n_long == sum(len(t.expert) >= 10 for t in tasks) > 0
     assert tally.steps == sum(len(t.expert) for t in tasks)
+
+
+def test_a_final_answer_where_a_call_was_due_is_invalid(states) -> None:
+    """As in the GRPO reward: stopping early is not a valid call (kind no_call)."""
+    from agent_rl.evaluation.runner import evaluate_calls
+    from agent_rl.formats import render_final
+    from agent_rl.policies import ScriptedPolicy
+
+    by_prompt = {prompt_key(s.messages): s.fmt for s in states}
+    policy = ScriptedPolicy(lambda m: render_final("done", by_prompt[prompt_key(m)]))
+    tally = evaluate_calls(policy, states)
+    assert (tally.valid, tally.parse_valid, dict(tally.errors)) == (0, 0, {"no_call": len(states)})

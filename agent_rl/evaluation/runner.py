@@ -107,15 +107,15 @@ def evaluate_calls(
     chunk: int = 512,
 ) -> CallTally:
     """Generate ``n_calls`` outputs over ``states`` (cycling; ``None`` = each state once) and
-    score each in its state's format against its restored sandbox (checked, not applied)."""
+    score each exactly as the GRPO reward does (``training.rewards.score_completion``): in its
+    state's format, against its restored sandbox, a plain-text reply counting as ``no_call``."""
     from agent_rl.sandbox import CodingSandbox
-    from agent_rl.scorer import Scorer
+    from agent_rl.training.rewards import score_completion
 
     if not states:
         raise ConfigError("no held-out states to evaluate: are there test tasks?")
     total = len(states) if n_calls is None else n_calls
     sandboxes: dict[int, CodingSandbox] = {}
-    scorers: dict[str, Scorer] = {}
     tally = CallTally()
     done = 0
     while done < total:
@@ -125,11 +125,9 @@ def evaluate_calls(
             box = sandboxes.get(i)
             if box is None:
                 box = sandboxes[i] = CodingSandbox.restore(states[i].snapshot)
-            fmt = states[i].fmt
-            scorer = scorers.get(fmt)
-            if scorer is None:
-                scorer = scorers[fmt] = Scorer(box.tools, fmt)
-            tally.add(scorer.score(text, box))  # check only: the sandbox is reused
+            # the reward's own verdict: checked (never applied) against the step's state, and
+            # a plain-text reply where the expert called a tool is invalid (kind no_call)
+            tally.add(score_completion(text, states[i].tools, states[i].fmt, box))
         done += len(idx)
         logger.debug("scored %d/%d calls (%.1f%% valid)", done, total, 100 * tally.call_valid.rate)
     return tally

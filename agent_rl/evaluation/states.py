@@ -37,6 +37,8 @@ class HeldOutState:
     messages: Messages
     snapshot: dict[str, Any]
     fmt: Format
+    tools: str
+    """The tools offered, OpenAI form, as JSON text (what the reward functions read)."""
 
 
 def prompt_key(messages: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
@@ -76,6 +78,7 @@ def held_out_states(
             messages=ex.messages,
             snapshot=json.loads(ex.state),
             fmt=ex.fmt,  # type: ignore[arg-type]
+            tools=ex.tools,
         )
         for ex in expert_steps(tasks, fmts)
         if max_per_task is None or ex.step < max_per_task
