@@ -15,9 +15,11 @@ from agent_rl.strict_json import (
     ERROR_KINDS,
     JsonVerdict,
     StrictJsonError,
+    _api,
     loads_strict,
     parse_json,
 )
+from agent_rl.strict_json._diagnose import Problem
 
 # Listed at collection time from the same place the ``conformance`` fixture reads; the tests
 # read the files through the fixture, and ``test_suite_is_complete`` fails if data is missing.
@@ -389,6 +391,35 @@ def test_strict_json_error_is_a_lazy_picklable_value_error() -> None:
     assert str(error) == error.verdict.message
     copy = pickle.loads(pickle.dumps(error))
     assert copy.kind == "trailing_comma" and str(copy) == str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "max_depth", "kind", "offset", "shortcut"),
+    [
+        ('{"a": 1,}', 512, "trailing_comma", 7, "problem"),
+        ('{"é𝄞": [1 ,\n]}', 512, "trailing_comma", 10, "problem"),
+        ('["a,]", "b",]', 512, "trailing_comma", 11, "problem"),
+        ("[[[1,]]]", 2, "too_deep", 2, "rejected"),  # too deep before the comma
+        ("[1,}", 512, "trailing_comma", 2, "rejected"),  # orjson: "expected a value"
+        ('{"a": "x\\"y', 512, "truncated", 11, "rejected"),  # ends in neither } ] " digit e l
+        ('{"a": tru', 512, "truncated", 6, "rejected"),
+        ('{"a": "x"', 512, "truncated", 9, "rejected"),  # orjson refuses it
+    ],
+)
+def test_shortcuts_are_taken_and_give_the_scanners_verdict(
+    text: str, max_depth: int, kind: str, offset: int, shortcut: str
+) -> None:
+    """Without a scan: the trailing comma orjson reports (its message and position are
+    checked here, so an orjson upgrade that changes them shows up), and a rejection the
+    scanner has only to explain. Either way the verdict is the scanner's."""
+    known = _api._fast(text, max_depth)
+    assert type(known) is Problem if shortcut == "problem" else known is _api._REJECTED
+    verdict = _api._scanned(text, max_depth, False)
+    assert (verdict.error, verdict.offset) == (kind, offset)
+    assert parse_json(text, max_depth=max_depth) == verdict
+    with pytest.raises(StrictJsonError) as info:
+        loads_strict(text, max_depth=max_depth)
+    assert info.value.verdict == verdict
 
 
 def _depth(value: object) -> int:

@@ -26,8 +26,9 @@ from agent_rl.strict_json import (
     loads_strict,
     parse_json,
 )
+from agent_rl.strict_json._api import _scanned
 from agent_rl.strict_json._diagnose import Problem
-from agent_rl.strict_json._scan import scan
+from agent_rl.strict_json._scan import _last_quote, _read_string, _string, scan
 
 FUZZ = settings(
     max_examples=int(os.environ.get("AGENT_RL_FUZZ_EXAMPLES", "300")),
@@ -282,6 +283,74 @@ def test_fast_path_agrees_with_the_scanner(text: str) -> None:
         return
     assert verdict.ok and verdict.value == value
     assert (verdict.duplicate_keys, verdict.offset) == (repeats, first)
+
+
+# --- the shortcuts: each gives exactly the scanner's verdict ----------------------------------
+
+
+@st.composite
+def trailing_comma_texts(draw: st.DrawFn) -> str:
+    """A JSON text (maybe mutated) with a comma put before one of its closing brackets."""
+    text = draw(json_texts() | mutated_texts())
+    closers = [k for k, c in enumerate(text) if c in "]}"]
+    if closers:
+        k = draw(st.sampled_from(closers))
+        text = text[:k] + draw(st.sampled_from([",", " , ", ",\n", ",\t "])) + text[k:]
+    return text
+
+
+@FUZZ
+@given(_ANY_TEXT | trailing_comma_texts())
+def test_shortcuts_give_the_scanners_verdict(text: str) -> None:
+    """orjson's trailing comma, the cut-off text rejected without orjson, the error whose
+    diagnosis waits for ``.verdict``: the same verdict, message included, as the scanner."""
+    verdict = _scanned(text, 512, False)
+    assert parse_json(text) == verdict
+    if verdict.strictly_ok:
+        assert loads_strict(text) == verdict.value
+    else:
+        with pytest.raises(StrictJsonError) as info:
+            loads_strict(text)
+        assert info.value.verdict == verdict
+
+
+# Pieces of string bodies: escapes good and bad, surrogates, control characters, quotes.
+_STRING_PIECES = st.sampled_from(
+    [
+        *("a", "é", "𝄞", " ", '"', "\\", "\\\\", '\\"', "\\n", "\\/", "\\u0041", "\\u00E9"),
+        *("\\ud834\\udd1e", "\\ud800", "\\uDC00", "\\ud800\\u0041", "\\u12", "\\u", "\\x"),
+        *("\n", "\t", "\x00", "\x1f", "\x7f", "\ud800", "\udcff", "u", "d8"),
+    ]
+)
+
+
+@FUZZ
+@given(st.lists(_STRING_PIECES, max_size=12).map("".join), st.booleans())
+def test_c_string_reader_agrees_with_the_python_reader(body: str, from_bytes: bool) -> None:
+    """``_string`` (the C ``scanstring`` first) against ``_read_string`` (pure Python, which
+    names errors): the same value and end, or the same error, whatever the hint says."""
+
+    def outcome(read: Callable[..., tuple[str, int]], *args: Any) -> object:
+        try:
+            return read(text, 1, from_bytes, *args)
+        except Problem as problem:
+            return problem.kind, problem.offset, problem.detail
+
+    text = '["' + body
+    expected = outcome(_read_string)
+    for last in {_last_quote(text), 1, -1}:
+        assert outcome(_string, last) == expected, last
+
+
+@FUZZ
+@given(st.text(st.sampled_from('"\\a'), max_size=30))
+def test_last_quote_is_the_last_unescaped_quote_or_none(text: str) -> None:
+    unescaped = [
+        j
+        for j, c in enumerate(text)
+        if c == '"' and (len(text[:j]) - len(text[:j].rstrip("\\"))) % 2 == 0
+    ]
+    assert _last_quote(text) in ((unescaped or [-1])[-1], -1)
 
 
 # --- hostile inputs: a verdict within the stated bounds ---------------------------------------

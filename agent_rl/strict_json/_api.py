@@ -6,6 +6,11 @@ BOM, UTF-8 only, RFC whitespace), then check what orjson does not: duplicate key
 colon count, see :func:`_fast`), integers past 64 bits (orjson makes them floats; we keep
 Python ints) and ``max_depth``. Anything it cannot settle goes to the scanner (``_scan``), the
 authoritative definition; the property tests check that both paths agree.
+
+Invalid texts are the scorer's slow path, kept short: a text that cannot end a JSON value
+(most often one cut off mid-string) skips orjson; a trailing comma, as orjson reports it, is
+the verdict without a scan; otherwise ``loads_strict`` raises at once, and the scanner runs
+(once) only when the error's ``.verdict`` is asked for.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from typing import Any
 
 import orjson
 
-from agent_rl.strict_json._diagnose import Problem
+from agent_rl.strict_json._diagnose import WS, Problem, trailing_comma
 from agent_rl.strict_json._scan import scan
 from agent_rl.strict_json._verdict import JsonVerdict
 
 __all__ = ["StrictJsonError", "loads_strict", "parse_json"]
 
-_NOT_SETTLED: Any = object()
+_NOT_SETTLED: Any = object()  # _fast cannot tell: the scanner decides
+_REJECTED: Any = object()  # invalid for sure: the scanner is needed only to say why
+_TRAILING_COMMA = "trailing comma is not allowed"  # orjson's message, its pos the comma
 # orjson turns integers past 64 bits into floats: texts with 19+ digits in a row go to the
 # scanner. Mapping every byte to "0" (digit) or " " and searching is 3x faster than a regex.
 _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
@@ -34,10 +41,22 @@ _WIDE_ENCODINGS = {
     (False, True, True, True),  # UTF-32LE
 }
 _ORJSON_DEPTH = 1000  # orjson refuses nesting past 1024
+# The last character of a JSON text: the end of a value (}, ], ", a digit, true/false, null)
+# or whitespace. A text that ends otherwise (most often one cut off mid-string) is invalid.
+_MAY_END = frozenset('}]"0123456789el \t\n\r')
+# JsonVerdict is frozen: invalid verdicts, one per rejected call, are built with its slots'
+# setters (twice as fast as the dataclass __init__, which goes through object.__setattr__).
+_new = object.__new__
+_SET_OK, _SET_VALUE, _SET_ERROR, _SET_OFFSET, _SET_MESSAGE, _SET_DUPLICATES = (
+    getattr(JsonVerdict, name).__set__
+    for name in ("ok", "value", "error", "offset", "message", "duplicate_keys")
+)
 
 
 def _fast(text: str, max_depth: int) -> Any:
-    """The value of ``text`` if orjson settles it (valid, no repeated key); else a sentinel.
+    """The value of ``text`` if orjson settles it (valid, no repeated key); else the first
+    error as a :class:`Problem` where orjson pins it down, ``_REJECTED`` where ``text`` is
+    invalid for sure, ``_NOT_SETTLED`` where the scanner must look.
 
     Repeated keys without a Python call per object: every member of every object has one ':'
     outside strings, so ``text.count(':')`` = members + colons inside strings. Re-serialising
@@ -45,17 +64,31 @@ def _fast(text: str, max_depth: int) -> Any:
     drops a member (and its strings), so the counts are equal exactly when no key repeats,
     unless a colon hides in a ``\\u003a`` escape; those texts go to the scanner, and so do
     texts with a run of 19+ digits (an integer orjson might have turned into a float).
+
+    A rejection by orjson is final but for those integers and nesting deeper than it allows:
+    otherwise orjson accepts exactly what the scanner does, token by token (the property
+    tests check it), so both fail first at the same place. Where that place is a trailing
+    comma (the commonest error after a cut-off text), the error needs no scan.
     """
+    if text and text[-1] not in _MAY_END:  # no need to ask orjson (it would raise: slow)
+        return _REJECTED
     try:
         raw = text.encode()
-    except UnicodeEncodeError:  # a raw surrogate: the scanner names it
-        return _NOT_SETTLED
-    if len(raw) > max_depth and raw.count(b"[") + raw.count(b"{") > max_depth:
-        return _NOT_SETTLED
+    except UnicodeEncodeError:  # a raw surrogate, an error wherever it is
+        return _REJECTED
     try:
         value = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        if max_depth > _ORJSON_DEPTH or _NINETEEN_DIGITS in raw.translate(_DIGITS_AS_ZERO):
+            return _NOT_SETTLED
+        if error.msg == _TRAILING_COMMA:
+            return _trailing_comma(text, error.pos, max_depth)
+        return _REJECTED
+    if len(raw) > max_depth and raw.count(b"[") + raw.count(b"{") > max_depth:
+        return _NOT_SETTLED  # maybe deeper than max_depth
+    try:
         dumped = orjson.dumps(value)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # dumps stops at 254 levels
+    except orjson.JSONEncodeError:  # dumps stops at 254 levels
         return _NOT_SETTLED
     if (
         raw.count(b":") != dumped.count(b":")
@@ -66,12 +99,20 @@ def _fast(text: str, max_depth: int) -> Any:
     return value
 
 
-def _orjson_is_final(text: str, max_depth: int) -> bool:
-    """Whether orjson's rejection of ``text`` is our rejection too (true but for huge
-    integers, which orjson may overflow, and nesting deeper than orjson allows)."""
-    return max_depth <= _ORJSON_DEPTH and _NINETEEN_DIGITS not in text.encode(
-        errors="replace"
-    ).translate(_DIGITS_AS_ZERO)
+def _trailing_comma(text: str, comma: int, max_depth: int) -> Any:
+    """The scanner's :class:`Problem` for the trailing comma orjson found at ``comma`` (a
+    character offset), once the text confirms it; else ``_REJECTED``. Nesting up to there
+    must be within ``max_depth`` (else ``too_deep`` comes first): counting every bracket,
+    those in strings too, bounds it."""
+    if not text.startswith(",", comma):
+        return _REJECTED
+    close = WS.match(text, comma + 1).end()  # type: ignore[union-attr]
+    if (
+        text[close : close + 1] in ("}", "]")
+        and text.count("[", 0, comma) + text.count("{", 0, comma) <= max_depth
+    ):
+        return trailing_comma(text, comma, close)
+    return _REJECTED
 
 
 def _encoding_problem(raw: bytes) -> Problem | None:
@@ -92,8 +133,14 @@ def _failed(text: str, problem: Problem, from_bytes: bool) -> JsonVerdict:
     column = at - text.rfind("\n", 0, at)
     offset = len(text[:at].encode("utf-8", "surrogateescape")) if from_bytes else at
     unit = "byte" if from_bytes else "char"
-    message = f"{problem.detail} at line {line}, column {column} ({unit} {offset})"
-    return JsonVerdict(False, None, problem.kind, offset, message)
+    verdict = _new(JsonVerdict)
+    _SET_OK(verdict, False)
+    _SET_VALUE(verdict, None)
+    _SET_ERROR(verdict, problem.kind)
+    _SET_OFFSET(verdict, offset)
+    _SET_MESSAGE(verdict, f"{problem.detail} at line {line}, column {column} ({unit} {offset})")
+    _SET_DUPLICATES(verdict, ())
+    return verdict
 
 
 def parse_json(data: str | bytes, *, max_depth: int = 512) -> JsonVerdict:
@@ -122,14 +169,22 @@ def parse_json(data: str | bytes, *, max_depth: int = 512) -> JsonVerdict:
         raise TypeError(f"parse_json expects str or bytes, not {type(data).__name__}")
     if not undecodable:
         value = _fast(text, max_depth)
-        if value is not _NOT_SETTLED:
+        if type(value) is Problem:
+            return _failed(text, value, from_bytes)
+        if value is not _NOT_SETTLED and value is not _REJECTED:
             return JsonVerdict(True, value, message="valid JSON")
+    verdict = _scanned(text, max_depth, from_bytes)
+    if undecodable and verdict.ok:  # unreachable: the scanner rejects every undecodable byte
+        raise AssertionError("the scanner accepted bytes that are not UTF-8")
+    return verdict
+
+
+def _scanned(text: str, max_depth: int, from_bytes: bool) -> JsonVerdict:
+    """The scanner's verdict: :func:`parse_json`'s where ``_fast`` has not settled ``text``."""
     try:
         value, repeats, first_repeat = scan(text, max_depth, from_bytes)
     except Problem as problem:
         return _failed(text, problem, from_bytes)
-    if undecodable:  # unreachable: the scanner rejects every undecodable byte
-        raise AssertionError("the scanner accepted bytes that are not UTF-8")
     if not repeats:
         return JsonVerdict(True, value, message="valid JSON")
     at = first_repeat or 0
@@ -151,12 +206,19 @@ class StrictJsonError(ValueError):
     ) -> None:
         super().__init__()
         self._data, self._max_depth, self._verdict = data, max_depth, verdict
+        self._known: Any = None  # see _rejection
 
     @property
     def verdict(self) -> JsonVerdict:
         """The full :func:`parse_json` verdict (``ok`` is true when only keys repeat)."""
         if self._verdict is None:
-            self._verdict = parse_json(self._data, max_depth=self._max_depth)
+            known, text = self._known, self._data
+            if known is None:
+                self._verdict = parse_json(text, max_depth=self._max_depth)
+            elif known is _REJECTED:  # parse_json without its orjson pass, done already
+                self._verdict = _scanned(text, self._max_depth, False)  # type: ignore[arg-type]
+            else:
+                self._verdict = _failed(text, known, False)  # type: ignore[arg-type]
         return self._verdict
 
     @property
@@ -171,6 +233,18 @@ class StrictJsonError(ValueError):
         return (StrictJsonError, (self._data, self._max_depth, self._verdict))
 
 
+_new_error = StrictJsonError.__new__
+
+
+def _rejection(text: str, max_depth: int, known: Any) -> StrictJsonError:
+    """The error for a ``str`` that ``_fast`` rejected, with what it knows (``_REJECTED`` or
+    the :class:`Problem`), made without ``__init__``: a rejection is the scorer's common
+    slow path, and this one is not pickled with ``known`` (a copy just recomputes it)."""
+    error: StrictJsonError = _new_error(StrictJsonError)
+    error._data, error._max_depth, error._verdict, error._known = text, max_depth, None, known
+    return error
+
+
 def loads_strict(text: str | bytes, *, max_depth: int = 512) -> Any:
     """The value of a strict JSON text with no repeated key; :class:`StrictJsonError` (a
     ``ValueError``) otherwise. The scorer's fast path: about the time of one ``json.loads`` on
@@ -183,16 +257,13 @@ def loads_strict(text: str | bytes, *, max_depth: int = 512) -> Any:
         except UnicodeDecodeError:
             raise StrictJsonError(bytes(text), max_depth) from None
     value = _fast(text, max_depth)
-    if value is not _NOT_SETTLED:
+    if value is not _NOT_SETTLED and value is not _REJECTED and type(value) is not Problem:
         return value
     if max_depth < 0:
         raise ValueError(f"max_depth must be >= 0, got {max_depth}")
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
-        if _orjson_is_final(text, max_depth):
-            raise StrictJsonError(text, max_depth) from None
-    verdict = parse_json(text, max_depth=max_depth)
+    if value is not _NOT_SETTLED:  # invalid for sure: the diagnosis waits for .verdict
+        raise _rejection(text, max_depth, value)
+    verdict = _scanned(text, max_depth, False)
     if verdict.strictly_ok:
         return verdict.value
     raise StrictJsonError(text, max_depth, verdict)

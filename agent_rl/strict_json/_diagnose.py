@@ -21,6 +21,7 @@ __all__ = [
     "bad_trailing",
     "bad_value",
     "classify_word",
+    "trailing_comma",
 ]
 
 WS = re.compile(r"[ \t\n\r]*")
@@ -42,7 +43,7 @@ class Problem(Exception):
     ``detail`` without the position; the public API adds line, column and the offset unit."""
 
     def __init__(self, kind: str, offset: int, detail: str) -> None:
-        super().__init__(kind, offset, detail)
+        # No super().__init__: BaseException.__new__ has already stored the arguments.
         self.kind, self.offset, self.detail = kind, offset, detail
 
 
@@ -328,6 +329,11 @@ def bad_key(text: str, i: int, opened: int, from_bytes: bool) -> Problem:
     if c == "\\":
         return Problem("unexpected_character", i, "backslash outside a string (escaped twice?)")
     return Problem("unexpected_character", i, f"{c!r} where a key was expected")
+
+
+def trailing_comma(text: str, comma: int, close: int) -> Problem:
+    """A comma at ``comma`` with only whitespace before the closing bracket at ``close``."""
+    return Problem("trailing_comma", comma, f"trailing comma before {text[close]!r}")
 
 
 def bad_trailing(text: str, i: int, from_bytes: bool) -> Problem:

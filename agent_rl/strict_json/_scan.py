@@ -1,7 +1,8 @@
 """The diagnostic scanner: strict RFC 8259 parsing that builds the value or names the first error.
 
 Iterative (an explicit stack, no recursion), so 100,000 nested brackets cost a loop, not a
-``RecursionError``; string bodies, whitespace and numbers are matched with compiled regexes, so
+``RecursionError``; strings are read by the C ``json.decoder.scanstring`` (a pure-Python reader
+names the errors in them), whitespace, keys and numbers are matched with compiled regexes, so
 a 10 MB string is one C-speed scan. It runs on ``str``; bytes input arrives decoded with
 ``surrogateescape``, so each undecodable byte is a lone surrogate here and is reported as
 ``invalid_utf8`` in text order. This is the authoritative definition of what the strict check
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import re
 import sys
+from json.decoder import JSONDecodeError
+from json.decoder import scanstring as _scanstring
 from typing import Any
 
 from agent_rl.strict_json._diagnose import (
@@ -26,17 +29,20 @@ from agent_rl.strict_json._diagnose import (
     bad_trailing,
     bad_value,
     surrogate,
+    trailing_comma,
 )
 
 __all__ = ["scan"]
 
 _STR_CHUNK = re.compile(r'[^"\\\x00-\x1f\ud800-\udfff]*')
-_SIMPLE_STRING = re.compile(r'"([^"\\\x00-\x1f\ud800-\udfff]*)"')
 _SIMPLE_KEY = re.compile(r'"([^"\\\x00-\x1f\ud800-\udfff]*)"[ \t\n\r]*:[ \t\n\r]*')
 _SEPARATOR = re.compile(r"[ \t\n\r]*(?:(,)[ \t\n\r]*)?")
+# ', "key": ' after an object member: the separator and the next simple key in one match.
+_NEXT_KEY = re.compile(r"[ \t\n\r]*,[ \t\n\r]*" + _SIMPLE_KEY.pattern)
 # A JSON number not followed by anything that would make it a longer (bad) token.
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?(?![-+.\w])")
 _LITERAL = re.compile(r"(?:true|false|null)(?![\w$])")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _HEX4 = re.compile(r"[0-9a-fA-F]{1,4}")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _SHORT_ESCAPES = {v: "\\" + k for k, v in _ESCAPES.items() if k in "bfnrt"}
@@ -61,17 +67,14 @@ def scan(text: str, max_depth: int, from_bytes: bool) -> tuple[Any, tuple[str, .
         raise bad_start(text, i, from_bytes)
     stack: list[_Frame] = []
     value: Any
+    last = _last_quote(text)
     while True:
         # A value starts at i (whitespace already skipped).
         c = text[i] if i < n else ""
         start = i
         prev = "other"
         if c == '"':
-            m = _SIMPLE_STRING.match(text, i)
-            if m is not None:
-                value, i = m.group(1), m.end()
-            else:
-                value, i = _string(text, i, from_bytes)
+            value, i = _string(text, i, from_bytes, last)
             prev = "string"
         elif c == "{" or c == "[":
             if len(stack) >= max_depth:
@@ -86,7 +89,12 @@ def scan(text: str, max_depth: int, from_bytes: bool) -> tuple[Any, tuple[str, .
             else:
                 frame = [{}, None, i, 0]
                 stack.append(frame)
-                i = _key(text, j, frame, from_bytes)
+                m = _SIMPLE_KEY.match(text, j)
+                if m is not None:
+                    frame[1], frame[3] = m.group(1), j
+                    i = m.end()
+                else:
+                    i = _key(text, j, frame, from_bytes, last)
                 continue
         elif c == "-" or "0" <= c <= "9":
             m = _NUMBER.match(text, i)
@@ -121,15 +129,19 @@ def scan(text: str, max_depth: int, from_bytes: bool) -> tuple[Any, tuple[str, .
                     if first_repeat is None:
                         first_repeat = frame[3]
                 container[name] = value
+                m = _NEXT_KEY.match(text, i)
+                if m is not None:
+                    frame[1], frame[3] = m.group(1), m.start(1) - 1
+                    i = m.end()
+                    break
             value_end = i
             m = _SEPARATOR.match(text, i)
             i = m.end()  # type: ignore[union-attr]
             if m.lastindex:  # type: ignore[union-attr]
                 if i < n and text[i] in "}]":
-                    comma = m.start(1)  # type: ignore[union-attr]
-                    raise Problem("trailing_comma", comma, f"trailing comma before {text[i]!r}")
+                    raise trailing_comma(text, m.start(1), i)  # type: ignore[union-attr]
                 if not is_list:
-                    i = _key(text, i, frame, from_bytes)
+                    i = _key(text, i, frame, from_bytes, last)
                 break
             if i < n and text[i] == ("]" if is_list else "}"):
                 stack.pop()
@@ -139,14 +151,14 @@ def scan(text: str, max_depth: int, from_bytes: bool) -> tuple[Any, tuple[str, .
             raise bad_after_value(text, i, is_list, frame[2], prev, start, value_end, from_bytes)
 
 
-def _key(text: str, i: int, frame: _Frame, from_bytes: bool) -> int:
+def _key(text: str, i: int, frame: _Frame, from_bytes: bool, last: int) -> int:
     """Read the key at ``i`` and its ':' into ``frame``; return where the value starts."""
     m = _SIMPLE_KEY.match(text, i)
     if m is not None:
         frame[1], frame[3] = m.group(1), i
         return m.end()
     if i < len(text) and text[i] == '"':
-        name, end = _string(text, i, from_bytes)
+        name, end = _string(text, i, from_bytes, last)
         frame[1], frame[3] = name, i
         j = WS.match(text, end).end()  # type: ignore[union-attr]
         if j < len(text) and text[j] == ":":
@@ -155,14 +167,77 @@ def _key(text: str, i: int, frame: _Frame, from_bytes: bool) -> int:
     raise bad_key(text, i, frame[2], from_bytes)
 
 
-def _string(text: str, i: int, from_bytes: bool) -> tuple[str, int]:
-    """The string whose opening quote is at ``i``, and the offset after its closing quote."""
+def _last_quote(text: str) -> int:
+    """The last '"' that no backslash escapes (if the text ends inside a string, that string
+    opens there), or -1: none, or not found behind a few escaped ones. A hint for
+    :func:`_string`; its verdicts do not depend on it."""
+    j = len(text)
+    for _ in range(8):
+        j = text.rfind('"', 0, j)
+        if j <= 0 or text[j - 1] != "\\":
+            return j
+        if j == 1 or text[j - 2] != "\\":  # escaped by one backslash
+            continue
+        before = text[max(j - 16, 0) : j]
+        run = len(before) - len(before.rstrip("\\"))
+        if run == 16:
+            return -1
+        if run % 2 == 0:
+            return j
+    return -1
+
+
+def _string(text: str, i: int, from_bytes: bool, last: int = -1) -> tuple[str, int]:
+    """The string whose opening quote is at ``i``, and the offset after its closing quote.
+
+    The C ``json.decoder.scanstring`` reads it: with ``strict=True`` it accepts exactly what
+    :func:`_read_string` does, except surrogates (raw, undecodable bytes, or a lone
+    ``\\uD800`` escape), which it passes through; so a value it gives without a surrogate
+    is the value :func:`_read_string` gives. Its errors name and place problems differently,
+    so :func:`_read_string` names them, but for the commonest: the text ends inside this
+    string (see :func:`_unclosed`; when it opens at ``last``, the last unescaped quote, that
+    is known without a C error, which costs more than the read).
+    """
+    if i == last:
+        return _unclosed(text, i, from_bytes)
+    try:
+        value, end = _scanstring(text, i + 1, True)
+    except JSONDecodeError as error:
+        if error.msg.startswith("Unterminated"):
+            return _unclosed(text, i, from_bytes)
+        return _read_string(text, i, from_bytes)
+    if value.isascii() or _SURROGATE.search(value) is None:
+        return value, end
+    return _read_string(text, i, from_bytes)
+
+
+def _unclosed(text: str, i: int, from_bytes: bool) -> tuple[str, int]:
+    """A string at ``i`` with no closing quote: ``truncated`` if all of it is valid, as a C
+    read with a closing quote added shows; else :func:`_read_string` names the error."""
+    n = len(text)
+    if _STR_CHUNK.match(text, i + 1).end() == n:  # type: ignore[union-attr]
+        raise _unterminated(n, i)
+    try:
+        value, end = _scanstring(text + '"', i + 1, True)
+    except JSONDecodeError:
+        return _read_string(text, i, from_bytes)
+    if end == n + 1 and (value.isascii() or _SURROGATE.search(value) is None):
+        raise _unterminated(n, i)
+    return _read_string(text, i, from_bytes)  # a quote closes it after all (a wrong hint)
+
+
+def _unterminated(n: int, i: int) -> Problem:
+    return Problem("truncated", n, f"input ends inside the string opened at char {i}")
+
+
+def _read_string(text: str, i: int, from_bytes: bool) -> tuple[str, int]:
+    """:func:`_string` in pure Python: the authoritative reader, which names the first error."""
     n = len(text)
     k = _STR_CHUNK.match(text, i + 1).end()  # type: ignore[union-attr]
     parts = [text[i + 1 : k]]
     while True:
         if k >= n:
-            raise Problem("truncated", n, f"input ends inside the string opened at char {i}")
+            raise _unterminated(n, i)
         c = text[k]
         if c == '"':
             return "".join(parts), k + 1
