@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--other-calls", type=int, default=2_000, help="sampled calls at T=0.7")
     p.add_argument("--episodes", type=int, default=64, help="live episodes per sampled mode")
     p.add_argument("--max-steps", type=int, default=12, help="live episode step limit (>= 10)")
-    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--max-new-tokens", type=int, default=192)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument(
         "--temperatures",

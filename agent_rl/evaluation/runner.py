@@ -50,8 +50,9 @@ class EvalConfig:
     """Live episodes per sampled mode; greedy runs each test task once."""
     max_steps: int = 12
     """Step limit of a live episode (≥ 10: the compounding case)."""
-    max_new_tokens: int = 256
-    """Tokens per call; an output cut here is scored as it is (truncated)."""
+    max_new_tokens: int = 192
+    """Tokens per call; an output cut here is scored as it is (truncated). The longest expert
+    call of the test tasks is ~150 tokens with the tiny tokenizer."""
     batch_size: int = 64
     """Conversations per ``model.generate`` call."""
     seed: int = 0

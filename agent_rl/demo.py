@@ -1,0 +1,276 @@
+"""The one-command demo: tiny model → SFT → GRPO vs compute-matched SFT → held-out eval → report.
+
+``run_demo(DemoConfig.quick())`` (``agent-rl demo --quick``) and ``DemoConfig.full()``
+(``agent-rl demo``) run, offline on a CPU, in ``<out>/<name>/``::
+
+    model/       build_tiny_model                       (the base model, random weights)
+    sft_start/   train_sft on the train tasks' expert steps   (GRPO's starting point)
+    grpo/        train_grpo from sft_start/final, checkpoint-N every curve_every steps
+    sft/         train_sft from sft_start/final for GRPO's wall-clock seconds (compute-matched)
+    eval/        one JSON per evaluated model and per GRPO checkpoint (held-out TEST tasks)
+    report.json  the side-by-side results (schema: ``agent_rl.evaluation.report``)
+    validity.png validity vs GRPO step, SFT levels as lines
+
+Every stage writes its output last and atomically, and a stage whose output exists is skipped:
+a killed demo re-run with the same arguments picks up where it stopped (``restart=True`` starts
+over). This module wires the library's functions; it trains and scores nothing itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from agent_rl.errors import ConfigError
+from agent_rl.evaluation.plot import plot_validity
+from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval
+from agent_rl.evaluation.runner import EvalConfig
+from agent_rl.evaluation.stats import CallTally
+
+__all__ = ["DemoConfig", "run_demo"]
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("base", "sft_start", "sft", "grpo")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Everything the demo does, in one place (``quick()`` / ``full()`` are the presets)."""
+
+    name: str = "demo"
+    """Run folder name under ``out``."""
+    out: str = "runs"
+    """Parent folder of the run."""
+    seed: int = 0
+    formats: tuple[str, ...] = ("react",)
+    """Call formats trained and evaluated."""
+    hidden_size: int = 128
+    layers: int = 4
+    sft_steps: int = 150
+    """SFT steps to the starting checkpoint."""
+    sft: dict[str, Any] = field(default_factory=dict)
+    """Extra ``SFTSettings`` fields for both SFT runs."""
+    grpo_steps: int = 300
+    grpo: dict[str, Any] = field(default_factory=dict)
+    """Extra ``GRPOSettings`` fields."""
+    curve_every: int = 50
+    """GRPO checkpoint interval: one point of the validity curve each."""
+    curve_calls: int = 1000
+    """Sampled (T=1.0) calls scored per curve point."""
+    base_calls: int = 200
+    """Sampled calls for the untrained base model (no episodes: it never stops talking)."""
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    @classmethod
+    def quick(cls, **changes: Any) -> DemoConfig:
+        """CI size: a few minutes on 2 cores."""
+        base = cls(
+            name="quick",
+            sft_steps=150,
+            grpo_steps=60,
+            curve_every=20,
+            curve_calls=300,
+            base_calls=64,
+            grpo={"num_generations": 16, "per_device_train_batch_size": 16},
+            eval=EvalConfig(sampled_calls=800, other_calls=200, episodes=8, max_steps=10),
+        )
+        return replace(base, **changes)
+
+    @classmethod
+    def full(cls, **changes: Any) -> DemoConfig:
+        """The README's run: about 45 minutes on 2 cores, ≥ 10,000 sampled calls per model."""
+        base = cls(
+            name="demo",
+            sft_steps=300,
+            grpo_steps=300,
+            curve_every=50,
+            curve_calls=1000,
+            eval=EvalConfig(sampled_calls=10_000, other_calls=2_000, episodes=64, max_steps=12),
+        )
+        return replace(base, **changes)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["formats"] = list(self.formats)
+        data["eval"] = self.eval.to_dict()
+        return data
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class _Run:
+    """The run folder: its config check, stage skipping and timings."""
+
+    def __init__(self, config: DemoConfig, restart: bool, echo: Callable[[str], None]) -> None:
+        self.config, self.dir, self.echo = config, config.run_dir, echo
+        stamp = self.dir / "config.json"
+        if restart and self.dir.exists():
+            if not stamp.is_file():
+                raise ConfigError(
+                    f"{self.dir} exists but is not a demo run (no config.json), so restart will "
+                    "not delete it. Choose another --name or --out."
+                )
+            shutil.rmtree(self.dir)
+        wanted = json.loads(json.dumps(config.to_dict()))
+        if stamp.is_file() and json.loads(stamp.read_text()) != wanted:
+            raise ConfigError(
+                f"{self.dir} holds a demo run with other settings, so its stages cannot be "
+                "reused. Pass --restart to start it over, or another --name."
+            )
+        _write_json(stamp, wanted)
+        self.timings: dict[str, float] = {}
+
+    def stage(self, name: str, output: Path, make: Callable[[], Any]) -> None:
+        """Run ``make`` unless ``output`` exists (a finished stage)."""
+        if output.exists():
+            self.echo(f"[{name}] done already ({output})")
+            return
+        self.echo(f"[{name}] ...")
+        start = time.perf_counter()
+        make()
+        self.timings[name] = round(time.perf_counter() - start, 1)
+        self.echo(f"[{name}] {self.timings[name]:.0f}s")
+
+
+def _seed(seed: int) -> None:
+    from transformers import set_seed
+
+    set_seed(seed)
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def _train_result(folder: Path) -> dict[str, Any]:
+    return _read(folder / "train_result.json")
+
+
+def run_demo(
+    config: DemoConfig, *, restart: bool = False, echo: Callable[[str], None] = print
+) -> EvalReport:
+    """Run (or finish) the demo in ``config.run_dir``; return the report it wrote."""
+    from agent_rl.evaluation.runner import evaluate, evaluate_calls, make_policy
+    from agent_rl.evaluation.states import held_out_states
+    from agent_rl.models import build_tiny_model
+    from agent_rl.policies.hf import load_model
+    from agent_rl.tasks import load_tasks
+    from agent_rl.training import train_grpo, train_sft
+
+    run = _Run(config, restart, echo)
+    d, fmts, ev = run.dir, list(config.formats), config.eval
+    started = time.perf_counter()
+
+    def build() -> None:
+        _seed(config.seed)
+        build_tiny_model(d / "model.tmp", hidden_size=config.hidden_size, layers=config.layers,
+                         seed=config.seed)  # fmt: skip
+        os.replace(d / "model.tmp", d / "model")
+
+    run.stage("model", d / "model" / "config.json", build)
+
+    def sft_start() -> None:
+        _seed(config.seed)
+        train_sft(str(d / "model"), output_dir=str(d / "sft_start"), max_steps=config.sft_steps,
+                  formats=fmts, seed=config.seed, **config.sft)  # fmt: skip
+
+    run.stage("sft_start", d / "sft_start" / "train_result.json", sft_start)
+
+    def grpo() -> None:
+        _seed(config.seed)
+        settings = {"save_steps": config.curve_every, "save_total_limit": None, **config.grpo}
+        train_grpo(str(d / "sft_start" / "final"), output_dir=str(d / "grpo"),
+                   max_steps=config.grpo_steps, formats=fmts, seed=config.seed,
+                   resume_from_checkpoint="latest", **settings)  # fmt: skip
+
+    run.stage("grpo", d / "grpo" / "train_result.json", grpo)
+    grpo_cpu = float(_train_result(d / "grpo")["train_cpu_seconds"])
+
+    def sft_matched() -> None:
+        _seed(config.seed)
+        shutil.rmtree(d / "sft", ignore_errors=True)  # a killed budgeted run starts over
+        # the same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
+        # equal to wall-clock x threads on an idle one). The budget ends it, not the steps.
+        train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=10**6,
+                  max_seconds=grpo_cpu, budget_clock="cpu", formats=fmts, seed=config.seed,
+                  **config.sft)  # fmt: skip
+
+    run.stage("sft (compute-matched)", d / "sft" / "train_result.json", sft_matched)
+
+    tasks = load_tasks("test")
+    states = held_out_states(tuple(fmts), tasks)  # type: ignore[arg-type]
+    folders = {
+        "base": d / "model",
+        "sft_start": d / "sft_start" / "final",
+        "sft": d / "sft" / "final",
+        "grpo": d / "grpo" / "final",
+    }
+    for name in MODELS:
+        out = d / "eval" / f"{name}.json"
+
+        def one(name: str = name, out: Path = out) -> None:
+            _seed(config.seed)
+            cfg = ev
+            if name == "base":
+                cfg = replace(ev, temperatures=(1.0,), sampled_calls=config.base_calls, episodes=0)
+            result = evaluate(str(folders[name]), name=name, config=cfg, states=states, tasks=tasks)
+            _write_json(out, result.to_dict())
+
+        run.stage(f"eval {name}", out, one)
+
+    checkpoints = sorted(
+        (int(p.name.split("-")[1]), p) for p in (d / "grpo").glob("checkpoint-*") if p.is_dir()
+    )
+    for step, folder in checkpoints:
+        out = d / "eval" / f"curve-{step}.json"
+
+        def point(folder: Path = folder, out: Path = out) -> None:
+            _seed(config.seed)
+            model, tokenizer = load_model(folder)
+            policy = make_policy(model, tokenizer, 1.0, ev)
+            _write_json(out, evaluate_calls(policy, states, config.curve_calls).to_dict())
+
+        run.stage(f"eval grpo step {step}", out, point)
+
+    report = EvalReport(
+        config=config.to_dict() | {"grpo_steps": int(_train_result(d / "grpo")["global_step"])},
+        policy_lag=_train_result(d / "grpo").get("policy_lag"),
+        train_seconds={
+            name: float(_train_result(d / name)["train_seconds"]) for name in MODELS[1:]
+        },
+    )
+    report.config["train_cpu_seconds"] = {
+        name: float(_train_result(d / name)["train_cpu_seconds"]) for name in MODELS[1:]
+    }
+    for name in MODELS:
+        model = ModelEval.from_dict(name, _read(d / "eval" / f"{name}.json"))
+        model.train_seconds = report.train_seconds.get(name)
+        report.add(model)
+    report.curve = [
+        CurvePoint(step, CallTally.from_dict(_read(d / "eval" / f"curve-{step}.json")))
+        for step, _ in checkpoints
+    ]
+    report.config["stage_seconds"] = run.timings
+    report.config["demo_seconds"] = round(time.perf_counter() - started, 1)
+    report.save(d / "report.json")
+    plot_validity(report, d / "validity.png")
+    echo(report.table())
+    echo(f"wrote {d / 'report.json'} and {d / 'validity.png'}")
+    return report

@@ -1,0 +1,121 @@
+"""The one-command demo: ``agent-rl demo --quick`` end to end, its claim, its report and resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent_rl.demo import DemoConfig
+from agent_rl.errors import ConfigError
+from agent_rl.evaluation.stats import intervals_overlap
+
+MODELS = ("sft_start", "sft", "grpo")
+KEYS = ("call_valid_rate", "call_valid_ci95", "parse_valid_rate", "episode_valid_rate",
+        "n_calls", "errors_by_kind")  # fmt: skip
+
+
+def _demo(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "agent_rl.cli", "demo", "--quick", "--out", str(out), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str], float]:
+    out = tmp_path_factory.mktemp("runs")
+    start = time.perf_counter()
+    proc = _demo(out, "--name", "ci")
+    return out / "ci", proc, time.perf_counter() - start
+
+
+@pytest.mark.slow
+def test_quick_demo_grpo_beats_compute_matched_sft(quick_run) -> None:
+    """The product's claim on the seeded CI-size run: GRPO's sampled (T=1.0) call validity on
+    held-out tasks is above the compute-matched SFT's, with non-overlapping 95% intervals."""
+    run, proc, _ = quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((run / "report.json").read_text())
+    grpo, sft = report["grpo"], report["sft"]
+    assert grpo["decoding_headline"] == sft["decoding_headline"] == "t1.0"
+    assert grpo["n_calls"] == sft["n_calls"] >= 500
+    assert grpo["call_valid_rate"] > sft["call_valid_rate"]
+    assert not intervals_overlap(grpo["call_valid_ci95"], sft["call_valid_ci95"]), (
+        grpo["call_valid_ci95"],
+        sft["call_valid_ci95"],
+    )
+    assert report["grpo_beats_sft"]["call_valid"] is True
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_the_report_plot_and_table(quick_run) -> None:
+    run, proc, _ = quick_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((run / "report.json").read_text())
+    for name in MODELS:
+        for key in KEYS:
+            assert key in report[name], (name, key)
+        lo, hi = report[name]["call_valid_ci95"]
+        assert 0.0 <= lo <= report[name]["call_valid_rate"] <= hi <= 1.0
+        assert set(report[name]["decoding"]) == {"greedy", "t0.7", "t1.0"}
+        assert report[name]["n_episodes"] > 0
+    assert report["policy_lag"] == 0
+    assert report["config"]["seed"] == 0
+    # compute-matched: the extra SFT got GRPO's CPU seconds (its budget ends after a step)
+    cpu = report["config"]["train_cpu_seconds"]
+    assert cpu["sft"] >= 0.9 * cpu["grpo"]
+    assert set(report["train_seconds"]) == set(MODELS)
+    assert [p["step"] for p in report["curve"]] == sorted(p["step"] for p in report["curve"])
+    assert len(report["curve"]) >= 2
+    assert (run / "validity.png").read_bytes()[:4] == b"\x89PNG"
+    assert "decoding: t1.0 (sampled)" in proc.stdout
+    assert "grpo" in proc.stdout and "sft_start" in proc.stdout
+
+
+@pytest.mark.slow
+def test_quick_demo_rerun_skips_finished_stages(quick_run) -> None:
+    run, proc, first = quick_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    before = (run / "report.json").read_text()
+    start = time.perf_counter()
+    again = _demo(run.parent, "--name", run.name)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert time.perf_counter() - start < first / 3
+    for stage in ("model", "sft_start", "grpo", "eval grpo"):
+        assert f"[{stage}] done already" in again.stdout
+    after = json.loads((run / "report.json").read_text())
+    assert after["grpo"] == json.loads(before)["grpo"]
+
+
+def test_a_run_folder_with_other_settings_is_not_reused(tmp_path) -> None:
+    from agent_rl.demo import _Run
+
+    config = DemoConfig.quick(out=str(tmp_path))
+    _Run(config, restart=False, echo=lambda _: None)
+    with pytest.raises(ConfigError, match="other settings"):
+        _Run(DemoConfig.quick(out=str(tmp_path), grpo_steps=7), restart=False, echo=print)
+    _Run(DemoConfig.quick(out=str(tmp_path), grpo_steps=7), restart=True, echo=print)
+
+
+def test_restart_never_deletes_a_folder_that_is_not_a_demo_run(tmp_path) -> None:
+    from agent_rl.demo import _Run
+
+    precious = tmp_path / "quick"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not a demo run"):
+        _Run(DemoConfig.quick(out=str(tmp_path)), restart=True, echo=print)
+    assert (precious / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("preset", [DemoConfig.quick, DemoConfig.full])
+def test_presets_evaluate_enough_sampled_calls(preset) -> None:
+    config = preset()
+    assert config.eval.max_steps >= 10
+    assert config.eval.temperatures == (0.0, 0.7, 1.0)
+    minimum = 10_000 if preset is DemoConfig.full else 500
+    assert config.eval.sampled_calls >= minimum
+    json.dumps(config.to_dict())  # the run stamp is plain JSON
