@@ -394,7 +394,7 @@ def test_prefix_sampler_writes_what_the_policy_writes(tiny, states) -> None:
 
     picked = [states[i].messages for i in (0, 7, 40, 7, 99, 0)]
     expected = _hf(tiny).generate(picked)
-    got = PrefixSampler(_hf(tiny)).generate(picked)
+    got = PrefixSampler(*tiny, max_new_tokens=12, batch_size=4).generate(picked)
     assert got == expected
     assert len(set(expected)) >= 3  # the outputs do depend on the prompt
 
@@ -403,7 +403,7 @@ def test_prefix_sampler_sampling_is_seeded(tiny, states) -> None:
     from agent_rl.evaluation.sampler import PrefixSampler
 
     picked = [states[3].messages] * 6 + [states[50].messages] * 2
-    runs = [PrefixSampler(_hf(tiny, do_sample=True, seed=5)) for _ in range(2)]
+    runs = [PrefixSampler(*tiny, max_new_tokens=12, do_sample=True, seed=5) for _ in range(2)]
     first, second = (r.generate(picked) for r in runs)
     assert first == second
     assert len(set(first[:6])) > 1  # samples of one prompt differ

@@ -82,7 +82,7 @@ def main() -> None:
     tokens = policy.tokens
 
     # 2. the baseline: ONE plain model.generate call producing the same number of new tokens
-    hf = policy.policy.policy  # the HFPolicy inside the sampler: its template and stop ids
+    hf = policy.policy  # the PrefixSampler (an HFPolicy): its template and stop ids
     rows = [hf.prompt_ids(states[i % len(states)].messages) for i in range(args.batch_size)]
     per_row = math.ceil(tokens / len(rows))
     width = max(len(r) for r in rows)

@@ -82,13 +82,11 @@ class EvalConfig:
 
 
 def make_policy(model: Any, tokenizer: Any, temperature: float, config: EvalConfig) -> Any:
-    """The evaluation policy over an in-memory model: an ``HFPolicy`` (greedy at 0, else
-    sampled at ``temperature``) behind a :class:`~.sampler.PrefixSampler`, which gives the
-    policy's outputs but prefills each distinct prompt once."""
+    """The evaluation policy over an in-memory model: a :class:`~.sampler.PrefixSampler` (an
+    ``HFPolicy`` that prefills each distinct prompt once), greedy at 0, else sampled."""
     from agent_rl.evaluation.sampler import PrefixSampler
-    from agent_rl.policies import HFPolicy
 
-    policy = HFPolicy(
+    return PrefixSampler(
         model,
         tokenizer,
         do_sample=temperature > 0,
@@ -97,7 +95,6 @@ def make_policy(model: Any, tokenizer: Any, temperature: float, config: EvalConf
         batch_size=config.batch_size,
         seed=config.seed,
     )
-    return PrefixSampler(policy)
 
 
 def evaluate_calls(

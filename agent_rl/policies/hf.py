@@ -191,6 +191,14 @@ class HFPolicy:
             [[self.pad_id] * (width - len(p)) + p for p in prompts], device=device
         )
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids, attention_mask=mask, **self._generation_kwargs()
+            )
+        return self._decode_new(out[:, width:].tolist())
+
+    def _generation_kwargs(self) -> dict[str, Any]:
+        """``model.generate`` settings of this policy: length, sampling, stop and pad ids."""
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
             "do_sample": self.do_sample,
@@ -201,11 +209,13 @@ class HFPolicy:
             kwargs.update(temperature=self.temperature, top_p=self.top_p, top_k=0)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+        return kwargs
+
+    def _decode_new(self, rows: list[list[int]]) -> list[tuple[str, int]]:
+        """``(text, tokens generated)`` of each row of new token ids, cut at the first stop."""
         results = []
         stops = set(self.stop_ids)
-        for row in out[:, width:].tolist():
+        for row in rows:
             cut = next((j for j, t in enumerate(row) if t in stops), len(row))
             n = min(cut + 1, len(row))  # the stop token counts as generated
             text = self.tokenizer.decode(
