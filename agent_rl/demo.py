@@ -272,5 +272,6 @@ def run_demo(
     report.save(d / "report.json")
     plot_validity(report, d / "validity.png")
     echo(report.table())
+    echo(report.tag_table())
     echo(f"wrote {d / 'report.json'} and {d / 'validity.png'}")
     return report

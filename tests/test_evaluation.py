@@ -135,6 +135,21 @@ def test_call_tally_adds_and_round_trips() -> None:
     assert CallTally.from_dict(json.loads(json.dumps(total.to_dict()))) == total
 
 
+def test_call_tally_breaks_validity_down_by_tag() -> None:
+    tally = CallTally()
+    for i, verdict in enumerate(VERDICTS):
+        tally.add(verdict, ("escaping",) if i % 2 else ("long", "edit"))
+    assert {t: (c.n, c.valid) for t, c in tally.by_tag.items()} == {
+        "long": (5, 1),
+        "edit": (5, 1),
+        "escaping": (4, 1),
+    }
+    assert tally.by_tag["escaping"].errors == {"truncated": 1, "unknown_tool": 1,
+                                               "file_not_found": 1}  # fmt: skip
+    again = CallTally.from_dict(json.loads(json.dumps(tally.to_dict())))
+    assert again == tally and (again + again).by_tag["long"].n == 10
+
+
 def test_episode_tally_counts_long_and_all_valid_episodes() -> None:
     ok, bad = CallVerdict(valid=True, call=_CALL), _bad("parse", "truncated")
     tally = EpisodeTally(min_steps=3)
@@ -237,6 +252,16 @@ def test_table_puts_models_side_by_side_per_decoding_mode() -> None:
     assert [r.split()[0] for r in rows] == ["sft_start", "sft", "grpo"]
     assert "99.00% [ 98.2,  99.5]" in rows[2]  # Wilson of 990/1000
     assert "truncated (9)" in rows[2]
+
+
+def test_tag_table_shows_each_model_per_tag() -> None:
+    report = _report()
+    assert report.tag_table() == ""  # no tags recorded
+    report.models["grpo"].modes["t1.0"].calls.by_tag["escaping"] = CallTally(n=40, valid=30)
+    lines = report.tag_table().splitlines()
+    assert lines[0] == "call validity by task tag (t1.0)"
+    assert lines[1].split() == ["tag", "sft_start", "sft", "grpo"]
+    assert lines[2].split() == ["escaping", "-", "-", "75.0%", "of", "40"]
 
 
 # ---------------------------------------------------------------- plot

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     for name, path in args.models:
         report.add(evaluate(path, name=name, config=config))
     print(report.table())
+    print(report.tag_table())
     if args.out:
         print(f"wrote {report.save(args.out)}")
     if args.plot:

@@ -117,6 +117,7 @@ class ModelEval:
             n_episodes=eps.n,
             n_long_episodes=eps.n_long,
             errors_by_kind=dict(calls.errors.most_common()),
+            call_valid_by_tag={t: c.call_valid.to_dict() for t, c in sorted(calls.by_tag.items())},
             path=self.path,
             train_seconds=self.train_seconds,
             decoding={name: r.to_dict() for name, r in self.modes.items()},
@@ -241,6 +242,23 @@ class EvalReport:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read report {path}: {exc}. Re-run the evaluation.") from exc
         return cls.from_dict(data)
+
+    def tag_table(self) -> str:
+        """Headline call validity per task tag (rows) and model (columns)."""
+        heads = {name: m.headline(self.headline_mode).calls for name, m in self.models.items()}
+        tags = sorted({tag for calls in heads.values() for tag in calls.by_tag})
+        if not tags:
+            return ""
+        width = max(len(t) for t in tags)
+        lines = [f"call validity by task tag ({self.headline_mode})",
+                 "tag".ljust(width) + "".join(f"  {n:>16}" for n in heads)]  # fmt: skip
+        for tag in tags:
+            cells = []
+            for calls in heads.values():
+                rate = calls.by_tag.get(tag, CallTally()).call_valid
+                cells.append(f"{100 * rate.rate:6.1f}% of {rate.n:<6}" if rate.n else "-")
+            lines.append(tag.ljust(width) + "".join(f"  {c:>16}" for c in cells))
+        return "\n".join(lines)
 
     def table(self, modes: Sequence[str] | None = None) -> str:
         """The side-by-side table: one block per decoding mode, one row per model."""

@@ -125,7 +125,8 @@ def evaluate_calls(
                 box = sandboxes[i] = CodingSandbox.restore(states[i].snapshot)
             # the reward's own verdict: checked (never applied) against the step's state, and
             # a plain-text reply where the expert called a tool is invalid (kind no_call)
-            tally.add(score_completion(text, states[i].tools, states[i].fmt, box))
+            verdict = score_completion(text, states[i].tools, states[i].fmt, box)
+            tally.add(verdict, states[i].tags)
         done += len(idx)
         logger.debug("scored %d/%d calls (%.1f%% valid)", done, total, 100 * tally.call_valid.rate)
     return tally

@@ -39,6 +39,9 @@ class HeldOutState:
     fmt: Format
     tools: str
     """The tools offered, OpenAI form, as JSON text (what the reward functions read)."""
+    tags: tuple[str, ...] = ()
+    """The task's tags (``escaping``, ``long``, ``multi_file`` ...): validity is broken down
+    by them."""
 
 
 def prompt_key(messages: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
@@ -71,6 +74,7 @@ def held_out_states(
             f"tasks {trained[:3]} are not held out (split != 'test'). Evaluate on "
             "load_tasks('test') so no training prompt is scored."
         )
+    tags = {t.id: tuple(t.tags) for t in tasks}
     return [
         HeldOutState(
             task_id=ex.task_id,
@@ -79,6 +83,7 @@ def held_out_states(
             snapshot=json.loads(ex.state),
             fmt=ex.fmt,  # type: ignore[arg-type]
             tools=ex.tools,
+            tags=tags[ex.task_id],
         )
         for ex in expert_steps(tasks, fmts)
         if max_per_task is None or ex.step < max_per_task

@@ -93,7 +93,8 @@ class Rate:
 
 @dataclass(slots=True)
 class CallTally:
-    """Counts over scored calls: validity at each stage and the first error's kind.
+    """Counts over scored calls: validity at each stage and the first error's kind, overall
+    and per group (``by_tag``: e.g. the task tags ``escaping``, ``long``, ``multi_file``).
 
     Add verdicts one at a time (``add``) or in bulk (``of``); merge tallies with ``+``.
     """
@@ -104,6 +105,7 @@ class CallTally:
     valid: int = 0
     final_answers: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    by_tag: dict[str, CallTally] = field(default_factory=dict)
 
     @classmethod
     def of(cls, verdicts: Iterable[CallVerdict]) -> CallTally:
@@ -112,7 +114,9 @@ class CallTally:
             tally.add(verdict)
         return tally
 
-    def add(self, verdict: CallVerdict) -> None:
+    def add(self, verdict: CallVerdict, tags: Iterable[str] = ()) -> None:
+        for tag in tags:
+            self.by_tag.setdefault(tag, CallTally()).add(verdict)
         self.n += 1
         if verdict.valid:
             self.parse_valid += 1
@@ -133,6 +137,10 @@ class CallTally:
             valid=self.valid + other.valid,
             final_answers=self.final_answers + other.final_answers,
             errors=self.errors + other.errors,
+            by_tag={
+                tag: self.by_tag.get(tag, CallTally()) + other.by_tag.get(tag, CallTally())
+                for tag in sorted(set(self.by_tag) | set(other.by_tag))
+            },
         )
 
     @property
@@ -160,6 +168,7 @@ class CallTally:
             "final_answers": self.final_answers,
             "errors_by_kind": dict(self.errors.most_common()),
             "error_rates": {k: r.to_dict() for k, r in self.error_rates().items()},
+            "by_tag": {tag: t.to_dict() for tag, t in sorted(self.by_tag.items())},
         }
 
     @classmethod
@@ -171,6 +180,7 @@ class CallTally:
             valid=int(data["call_valid"]["k"]),
             final_answers=int(data.get("final_answers", 0)),
             errors=Counter({str(k): int(v) for k, v in data["errors_by_kind"].items()}),
+            by_tag={str(k): cls.from_dict(v) for k, v in data.get("by_tag", {}).items()},
         )
 
 
