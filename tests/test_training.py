@@ -53,26 +53,33 @@ def _call(fmt: str, name: str, arguments: dict) -> str:
     return render_call({"name": name, "arguments": arguments}, fmt)
 
 
-def _completions(fmt: str) -> dict[str, tuple[str, tuple[float, float, float]]]:
-    """Scripted outputs at the edit step: text and expected (parse, arguments, state)."""
+def _completions(fmt: str) -> dict[str, tuple[str, tuple[float, float, float, float]]]:
+    """Scripted outputs at the edit step: text and expected (parse, arguments, state, expert
+    tool) rewards."""
     step = _edit_step(fmt)
     call = json.loads(step.target[step.target.index("{") : step.target.rindex("}") + 1])
     args = call["arguments"]
     return {
-        "valid": (step.target, (1, 1, 1)),
-        "truncated": (step.target[: len(step.target) // 2], (0, 0, 0)),
-        "trailing_comma": (step.target.replace('"}}', '",}}', 1), (0, 0, 0)),
-        "unknown_tool": (_call(fmt, "edit_files", args), (1, 0, 0)),
-        "missing_argument": (_call(fmt, "edit_file", {"path": args["path"]}), (1, 0, 0)),
-        "file_not_found": (_call(fmt, "edit_file", {**args, "path": "nope/missing.py"}), (1, 1, 0)),
-        "prose": ("I would now edit the file.", (0, 0, 0)),  # a call was due: no_call
+        "valid": (step.target, (1, 1, 1, 1)),
+        "truncated": (step.target[: len(step.target) // 2], (0, 0, 0, 0)),
+        "trailing_comma": (step.target.replace('"}}', '",}}', 1), (0, 0, 0, 0)),
+        "unknown_tool": (_call(fmt, "edit_files", args), (1, 0, 0, 0)),
+        "missing_argument": (_call(fmt, "edit_file", {"path": args["path"]}), (1, 0, 0, 0)),
+        "file_not_found": (
+            _call(fmt, "edit_file", {**args, "path": "nope/missing.py"}),
+            (1, 1, 0, 0),
+        ),
+        "valid_detour": (_call(fmt, "run_tests", {}), (1, 1, 1, 0)),  # valid, not the step's call
+        "prose": ("I would now edit the file.", (0, 0, 0, 0)),  # a call was due: no_call
     }
 
 
 # --- reward functions: the contract and the scorer's verdicts ---------------------------------
 
 
-@pytest.mark.parametrize("func", sorted(set(LIVE_REWARDS), key=lambda f: f.__name__))
+@pytest.mark.parametrize(
+    "func", sorted(set(LIVE_REWARDS) | set(RECORDED_REWARDS), key=lambda f: f.__name__)
+)
 def test_rewards_are_picklable_module_level_functions(func) -> None:
     assert func.__module__ == rewards.__name__
     assert getattr(rewards, func.__name__) is func
@@ -87,7 +94,13 @@ def test_recorded_rewards_equal_the_scorer_verdicts(fmt: str, case: str) -> None
 
     step = _edit_step(fmt)
     text, expected = _completions(fmt)[case]
-    columns = {"tools": [step.tools], "fmt": [fmt], "state": [step.state], "expects_call": [True]}
+    columns = {
+        "tools": [step.tools],
+        "fmt": [fmt],
+        "state": [step.state],
+        "expects_call": [True],
+        "reference": [step.target],
+    }
     logged: dict[str, float] = {}
     got = tuple(
         f([[{"role": "assistant", "content": text}]], log_metric=logged.__setitem__, **columns)[0]
@@ -98,6 +111,9 @@ def test_recorded_rewards_equal_the_scorer_verdicts(fmt: str, case: str) -> None
         text, CodingSandbox.restore(json.loads(step.state))
     )
     assert got[2] == (1.0 if verdict.valid and verdict.call is not None else 0.0)
+    assert got[3] == (
+        got[2] if verdict.call is None else got[2] * (verdict.call.name == "edit_file")
+    )
     assert episode_all_valid([text], **columns) == [None]
     assert task_success([text], **columns) == [None]
     assert logged["errors/stage/parse"] + logged["errors/stage/envelope"] == 1 - expected[0]
@@ -241,8 +257,8 @@ def test_a_real_grpo_step_rewards_scripted_completions_by_verdict(
     from agent_rl.training import train_grpo
 
     cases = _completions(fmt)
-    texts = [text for text, _ in cases.values()][:6]
-    expected = [e for _, e in cases.values()][:6]
+    texts = [text for text, _ in cases.values()]
+    expected = [e for _, e in cases.values()]
     model, tokenizer = _load(tiny)
     with _scripted_generate(model, tokenizer, texts) as generate:
         result = train_grpo(
@@ -250,19 +266,21 @@ def test_a_real_grpo_step_rewards_scripted_completions_by_verdict(
             steps=[_edit_step(fmt)],
             output_dir=str(tmp_path),
             max_steps=1,
-            num_generations=6,
-            per_device_train_batch_size=6,
+            num_generations=8,
+            per_device_train_batch_size=8,
             max_completion_length=200,
             **FAST,
         )
     assert generate.call_count == 1 and result.global_step == 1 and result.policy_lag == 0
     m = result.metrics
-    for i, name in enumerate(("parse_valid", "arguments_valid", "state_valid")):
-        assert m[f"rewards/{name}/mean"] == pytest.approx(sum(e[i] for e in expected) / 6)
-    assert m["reward"] == pytest.approx(sum(e[2] for e in expected) / 6)  # default weights
-    assert m["errors/stage/parse"] + m["errors/stage/envelope"] == pytest.approx(2 / 6)
-    assert m["errors/unknown_tool"] == pytest.approx(1 / 6)
-    assert m["errors/file_not_found"] == pytest.approx(1 / 6)
+    names = ("parse_valid", "arguments_valid", "state_valid", "valid_expert_tool")
+    for i, name in enumerate(names):
+        assert m[f"rewards/{name}/mean"] == pytest.approx(sum(e[i] for e in expected) / 8)
+    assert m["reward"] == pytest.approx(1 / 8)  # default weights: valid_expert_tool only
+    assert m["errors/stage/parse"] + m["errors/stage/envelope"] == pytest.approx(3 / 8)
+    assert m["errors/no_call"] == pytest.approx(1 / 8)
+    assert m["errors/unknown_tool"] == pytest.approx(1 / 8)
+    assert m["errors/file_not_found"] == pytest.approx(1 / 8)
     assert m["policy_lag"] == 0
 
 

@@ -12,12 +12,16 @@ parse_valid         the output's envelope and JSON parse (strict)          per c
 arguments_valid     ... and the call names a tool with valid arguments     per call   turn mean
 state_valid         ... and the call is valid in the episode's state:      per call   turn mean
                     the fully valid call
+valid_expert_tool   ... and it calls the tool the expert called there      per call   None
 episode_all_valid   every turn of the episode was fully valid              None       per episode
 task_success        the task's own success check passed at the end         None       per episode
 ==================  =====================================================  =========  ==========
 
-Default weights (``DEFAULT_WEIGHTS``): only the binary target counts — ``state_valid`` on
+Default weights (``DEFAULT_WEIGHTS``): only one binary target counts — ``valid_expert_tool`` on
 recorded steps, ``episode_all_valid`` on live episodes; the others have weight 0 and are logged.
+Why not ``state_valid`` alone: GRPO then learns to answer every step with a call that is valid
+anywhere (``run_tests`` with no arguments) — measured: mean completion length 35 -> 15 tokens
+in 60 steps. Tying validity to the expert's tool closes that detour.
 
 Where a call was due (every expert step; recorded steps whose output was a call), a plain-text
 reply is *not* valid: the scorer calls it a valid final answer, but rewarding it would teach the
@@ -55,6 +59,7 @@ __all__ = [
     "state_valid",
     "task_success",
     "turn_record",
+    "valid_expert_tool",
 ]
 
 NO_CALL = "no_call"
@@ -197,6 +202,33 @@ def state_valid(completions: Sequence[Any], **kwargs: Any) -> list[float | None]
     return [float(v.valid) for v in verdicts]
 
 
+@lru_cache(maxsize=4096)
+def _reference_tool(reference: str, tools: str, fmt: str) -> str | None:
+    verdict = score_completion(reference, tools, fmt, None, expects_call=False)
+    return verdict.call.name if verdict.call is not None else None
+
+
+def valid_expert_tool(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    """1.0 for a fully valid call of the tool the reference (expert) output called at this
+    step; ``None`` where there is no reference (live episodes, recorded invalid steps).
+
+    Validity alone is maximised by a trivial call that is valid anywhere (``run_tests`` with no
+    arguments): this keeps the model on the call the step needs, so GRPO must make *that*
+    call valid — an edit with correctly escaped text, not an easy detour."""
+    n = len(completions)
+    references = _column(kwargs, "reference", n, "")
+    if kwargs.get("turns") is not None or not any(references):
+        return [None] * n
+    verdicts = _verdicts(completions, kwargs)
+    tools, fmts = kwargs["tools"], kwargs["fmt"]
+    return [
+        float(v.valid and v.call is not None and v.call.name == _reference_tool(r, t, f))
+        if r
+        else None
+        for v, r, t, f in zip(verdicts, references, tools, fmts, strict=True)
+    ]
+
+
 def episode_all_valid(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     """Live episodes: 1.0 when every turn was fully valid; ``None`` on single-step prompts."""
     turns = kwargs.get("turns")
@@ -213,9 +245,9 @@ def task_success(completions: Sequence[Any], **kwargs: Any) -> list[float | None
     return [None if s is None else float(s) for s in success]
 
 
-RECORDED_REWARDS = (parse_valid, arguments_valid, state_valid)
+RECORDED_REWARDS = (parse_valid, arguments_valid, state_valid, valid_expert_tool)
 LIVE_REWARDS = (parse_valid, arguments_valid, state_valid, episode_all_valid, task_success)
 DEFAULT_WEIGHTS: dict[str, tuple[float, ...]] = {
-    "recorded": (0.0, 0.0, 1.0),
+    "recorded": (0.0, 0.0, 0.0, 1.0),
     "live": (0.0, 0.0, 0.0, 1.0, 0.0),
 }

@@ -93,6 +93,8 @@ class LiveRollout:
             episodes.append(_Episode(task, fmt, make_sandbox(task), self._tools[fmt], list(ids)))
         budget = self.settings.max_completion_length or 1024
         for _ in range(self.settings.max_episode_steps):
+            for e in episodes:  # no turn may run past the episode's token budget
+                e.done = e.done or len(e.completion_ids) + self.settings.max_turn_tokens > budget
             active = [e for e in episodes if not e.done]
             if not active:
                 break
@@ -163,7 +165,7 @@ class LiveRollout:
             return
         suffix = _env_suffix(tokenizer, observation_message(observation, episode.fmt),
                              closed=end is not None)  # fmt: skip
-        if len(episode.completion_ids) + len(suffix) + 1 >= budget:
+        if len(episode.completion_ids) + len(suffix) >= budget:
             episode.done = True
             return
         episode.completion_ids += suffix
