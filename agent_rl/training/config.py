@@ -43,6 +43,8 @@ def _check_common(s: SFTSettings | GRPOSettings) -> None:
             f"formats={list(s.formats)} is not supported because agent-rl knows only "
             f"{', '.join(_FORMATS)}. Set formats to a non-empty list of those."
         )
+    if s.drills < 0:
+        raise ConfigError(f"drills={s.drills} must be >= 0.")
     if s.max_seconds is not None and s.max_seconds <= 0:
         raise ConfigError(f"max_seconds={s.max_seconds} must be positive (or unset for no limit).")
     if s.budget_clock not in ("wall", "cpu"):
@@ -67,6 +69,10 @@ class SFTSettings(SFTConfig):
     )
     task_split: str = field(
         default="train", metadata={"help": "Task split whose expert episodes are used."}
+    )
+    drills: int = field(
+        default=0,
+        metadata={"help": "Synthetic escaping episodes added to the data (seeded; see drills.py)."},
     )
     max_seconds: float | None = field(
         default=None,
@@ -129,6 +135,10 @@ class GRPOSettings(GRPOConfig):
     )
     task_split: str = field(
         default="train", metadata={"help": "Task split whose expert episodes are used."}
+    )
+    drills: int = field(
+        default=0,
+        metadata={"help": "Synthetic escaping episodes added to the data (seeded; see drills.py)."},
     )
     max_prompts: int | None = field(
         default=None, metadata={"help": "Keep at most this many prompts (seeded sample)."}

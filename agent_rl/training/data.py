@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 
     from agent_rl.tasks import Task
     from agent_rl.trajectories import Trajectory
+    from agent_rl.verdicts import ToolCall
 
 __all__ = [
     "StepExample",
+    "episode_steps",
     "expert_steps",
     "grpo_dataset",
     "live_dataset",
@@ -83,32 +85,44 @@ def _state_json(sandbox: Any) -> str:
     return json.dumps(sandbox.snapshot(), ensure_ascii=False)
 
 
+def episode_steps(
+    episode_id: str,
+    prompt: str,
+    files: dict[str, str],
+    calls: Sequence[ToolCall],
+    formats: Sequence[str],
+) -> Iterator[StepExample]:
+    """Every step of one scripted episode (``calls`` run in a sandbox over ``files``) in every
+    format: the real observations and the state before each step."""
+    from agent_rl.formats import render_call
+    from agent_rl.prompts import build_messages
+    from agent_rl.sandbox import CodingSandbox
+
+    for fmt in formats:
+        sandbox = CodingSandbox(files)
+        tools = _tools_json(sandbox.tools)
+        history: list[tuple[str, str]] = []
+        for k, call in enumerate(calls):
+            messages = build_messages(prompt, history, sandbox.tools, fmt)
+            state = _state_json(sandbox)
+            target = render_call(call, fmt)
+            yield StepExample(
+                messages, target, state, tools, fmt, episode_id, k, episode=f"{episode_id}:{fmt}"
+            )
+            observation = sandbox.step(call)
+            if not observation.ok:
+                raise ConfigError(
+                    f"episode {episode_id}: expert step {k} ({call.name}) is invalid in its own "
+                    f"episode: {observation.content[:200]}. Fix its expert solution."
+                )
+            history.append((target, observation.content))
+
+
 def expert_steps(tasks: Iterable[Task], formats: Sequence[str]) -> Iterator[StepExample]:
     """Every step of every task's scripted expert episode, in every format, with the real
     observations of the sandbox and its state before each step."""
-    from agent_rl.formats import render_call
-    from agent_rl.prompts import build_messages
-    from agent_rl.tasks import make_sandbox
-
     for task in tasks:
-        for fmt in formats:
-            sandbox = make_sandbox(task)
-            tools = _tools_json(sandbox.tools)
-            history: list[tuple[str, str]] = []
-            for k, call in enumerate(task.expert):
-                messages = build_messages(task.prompt, history, sandbox.tools, fmt)
-                state = _state_json(sandbox)
-                target = render_call(call, fmt)
-                yield StepExample(
-                    messages, target, state, tools, fmt, task.id, k, episode=f"{task.id}:{fmt}"
-                )
-                observation = sandbox.step(call)
-                if not observation.ok:
-                    raise ConfigError(
-                        f"task {task.id}: expert step {k} ({call.name}) is invalid in its own "
-                        f"episode: {observation.content[:200]}. Fix the task's expert solution."
-                    )
-                history.append((target, observation.content))
+        yield from episode_steps(task.id, task.prompt, dict(task.files), task.expert, formats)
 
 
 def _load(source: str | Path | Trajectory) -> Iterator[Trajectory]:
@@ -159,12 +173,20 @@ def training_steps(
     trajectories: Sequence[str | Path | Trajectory] = (),
     tasks: Sequence[Task] | None = None,
     split: str = "train",
+    drills: int = 0,
+    seed: int = 0,
 ) -> list[StepExample]:
-    """Expert steps of ``tasks`` (default: ``load_tasks(split)``) plus recorded steps."""
+    """Expert steps of ``tasks`` (default: ``load_tasks(split)``), recorded steps, and the
+    steps of ``drills`` synthetic escaping episodes (:mod:`~agent_rl.training.drills`)."""
     from agent_rl.tasks import load_tasks
+    from agent_rl.training.drills import drill_steps
 
     tasks = load_tasks(split) if tasks is None else tasks
-    steps = [*expert_steps(tasks, formats), *recorded_steps(trajectories)]
+    steps = [
+        *expert_steps(tasks, formats),
+        *recorded_steps(trajectories),
+        *drill_steps(drills, formats, seed),
+    ]
     if not steps:
         raise ConfigError("no training steps: no tasks in the split and no trajectories given.")
     return steps

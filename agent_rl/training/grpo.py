@@ -93,7 +93,9 @@ def train_grpo(
         funcs = list(reward_funcs or LIVE_REWARDS)
     else:
         if steps is None:
-            steps = training_steps(args.formats, args.trajectories, tasks, args.task_split)
+            steps = training_steps(
+                args.formats, args.trajectories, tasks, args.task_split, args.drills, args.seed
+            )
         dataset = grpo_dataset(steps, max_prompts=args.max_prompts, seed=args.seed)
         funcs = list(reward_funcs or RECORDED_REWARDS)
     if args.reward_weights is None:

@@ -73,7 +73,9 @@ def train_sft(
     output_dir = Path(args.output_dir)
     policy, tokenizer = load_policy(model)
     if steps is None:
-        steps = training_steps(args.formats, args.trajectories, tasks, args.task_split)
+        steps = training_steps(
+            args.formats, args.trajectories, tasks, args.task_split, args.drills, args.seed
+        )
     dataset = sft_dataset(steps)
     metrics = MetricsLog(output_dir)
     extra: list[Any] = [metrics]
