@@ -210,11 +210,20 @@ def parse_settings(
 
     A YAML key or flag that no dataclass has is a ``ConfigError`` naming it.
     """
+    import yaml
     from trl import TrlParser
 
     parser = TrlParser([*extra, cls])
     try:
         return tuple(parser.parse_args_and_config(list(argv or [])))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(
+            f"the --config file is not valid YAML{at}: {problem}. Fix the file "
+            "(one `field: value` per line)."
+        ) from exc
     except (ValueError, FileNotFoundError) as exc:
         raise ConfigError(f"{exc}".splitlines()[0] + _closest(exc, cls, extra)) from exc
 
