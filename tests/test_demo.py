@@ -21,7 +21,7 @@ KEYS = ("call_valid_rate", "call_valid_ci95", "parse_valid_rate", "episode_valid
 
 def _demo(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "agent_rl.cli", "demo", "--quick", "--out", str(out), *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=5400)
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,8 @@ def quick_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str],
 
 
 @pytest.mark.slow
+@pytest.mark.demo
+@pytest.mark.timeout(5400)
 def test_quick_demo_grpo_beats_compute_matched_sft(quick_run) -> None:
     """The product's claim on the seeded CI-size run: GRPO's sampled (T=1.0) call validity on
     held-out tasks is above the compute-matched SFT's, with non-overlapping 95% intervals."""
@@ -51,6 +53,8 @@ def test_quick_demo_grpo_beats_compute_matched_sft(quick_run) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.demo
+@pytest.mark.timeout(5400)
 def test_quick_demo_writes_the_report_plot_and_table(quick_run) -> None:
     run, proc, _ = quick_run
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -76,6 +80,8 @@ def test_quick_demo_writes_the_report_plot_and_table(quick_run) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.demo
+@pytest.mark.timeout(5400)
 def test_quick_demo_rerun_skips_finished_stages(quick_run) -> None:
     run, proc, first = quick_run
     assert proc.returncode == 0, proc.stderr[-3000:]
