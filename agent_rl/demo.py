@@ -77,10 +77,12 @@ class DemoConfig:
             sft_steps=150,
             grpo_steps=60,
             curve_every=20,
-            curve_calls=300,
-            base_calls=64,
+            curve_calls=200,
+            base_calls=32,
             grpo={"num_generations": 16, "per_device_train_batch_size": 16},
-            eval=EvalConfig(sampled_calls=800, other_calls=200, episodes=8, max_steps=10),
+            eval=EvalConfig(
+                sampled_calls=600, other_calls=100, episodes=6, greedy_episodes=5, max_steps=10
+            ),
         )
         return replace(base, **changes)
 

@@ -174,6 +174,22 @@ def test_grpo_rows_carry_the_state_and_the_reference() -> None:
     assert rows[1]["reference"] == steps[1].target and rows[1]["fmt"] == "hermes"
 
 
+@pytest.mark.parametrize("fmt", ["json", "react", "hermes"])
+def test_drills_are_seeded_valid_expert_steps_that_need_escaping(fmt: str) -> None:
+    from agent_rl.training.drills import drill_steps
+    from agent_rl.training.rewards import score_completion
+
+    steps = list(drill_steps(20, [fmt], seed=3))
+    assert steps == list(drill_steps(20, [fmt], seed=3))
+    assert [s.target for s in steps] != [s.target for s in drill_steps(20, [fmt], seed=4)]
+    assert {s.task_id for s in steps} == {f"drill/{k}" for k in range(20)}
+    for s in steps:  # every expert call is valid in the state before it
+        assert score_completion(s.target, s.tools, s.fmt, s.state).valid, s.target
+    heavy = [s.target for s in steps if '"write_file"' in s.target or '"edit_file"' in s.target]
+    assert len(heavy) == 20
+    assert sum('\\"' in t for t in heavy) >= 5 and sum("\\\\" in t for t in heavy) >= 5
+
+
 # --- real tiny training steps ------------------------------------------------------------------
 
 

@@ -47,7 +47,9 @@ class EvalConfig:
     other_calls: int = 2_000
     """Scored calls at each other sampled temperature; greedy scores each state once."""
     episodes: int = 64
-    """Live episodes per sampled mode; greedy runs each test task once."""
+    """Live episodes per sampled mode."""
+    greedy_episodes: int | None = None
+    """Live greedy episodes (``None``: each test task once per format)."""
     max_steps: int = 12
     """Step limit of a live episode (≥ 10: the compounding case)."""
     max_new_tokens: int = 192
@@ -191,7 +193,7 @@ def evaluate(
         policy = make_policy(model, tokenizer, temperature, config)
         calls = evaluate_calls(policy, states, config.calls_for(temperature))
         episodes = EpisodeTally()
-        n_eps = None if temperature == 0 else config.episodes
+        n_eps = config.greedy_episodes if temperature == 0 else config.episodes
         if n_eps != 0:
             policy = make_policy(model, tokenizer, temperature, config)
             episodes = evaluate_episodes(

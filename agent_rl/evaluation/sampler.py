@@ -9,11 +9,13 @@ every new token. ``PrefixSampler`` instead
 1. prefills each *distinct* prompt alone (no padding: the fast causal attention path),
 2. lays those caches right-aligned into one preallocated ``StaticCache`` with a row per
    requested output (left slots masked, exactly as left padding would be),
-3. lets ``model.generate`` decode from the last prompt token with that cache.
+3. decodes token by token from there, sampling as ``model.generate`` does, and drops finished
+   rows from the batch (one rambling sample no longer keeps 63 finished ones decoding).
 
 It *is* an ``HFPolicy`` — same arguments, prompts, sampling settings, seeding per call, stop
-tokens and text decoding — with only its batch step replaced, so its outputs are the policy's
-(greedy: identical), only faster. It does not train or change the model.
+tokens and text decoding — with only its batch step replaced: greedy outputs are identical to
+the policy's, samples come from the same distribution (not the same random stream). It does
+not train or change the model.
 """
 
 from __future__ import annotations
@@ -28,51 +30,108 @@ __all__ = ["PrefixSampler"]
 
 class PrefixSampler(HFPolicy):
     """An ``HFPolicy`` (same arguments, same outputs) whose batches prefill each distinct
-    prompt once and decode from a preallocated static cache."""
+    prompt once and decode from a preallocated static cache, dropping finished rows."""
 
     def _generate(self, prompts: Sequence[list[int]]) -> list[tuple[str, int]]:
         import torch
-        from transformers import DynamicCache, StaticCache
 
         model, device = self.model, self.model.device
-        width = max(len(p) for p in prompts)  # the last prompt token is decoded by generate
+        n, width = len(prompts), max(len(p) for p in prompts)
+        stops = torch.tensor(self.stop_ids, device=device)
+        with torch.inference_mode():
+            cache = self._prefill(prompts, width)
+            filled = width - 1  # cache entries per row (right-aligned prompts minus last token)
+            mask = torch.zeros(n, width + self.max_new_tokens, dtype=torch.long, device=device)
+            for r, p in enumerate(prompts):
+                mask[r, width - len(p) : width] = 1
+            token = torch.tensor([p[-1] for p in prompts], device=device)
+            position = torch.tensor([len(p) - 1 for p in prompts], device=device)
+            rows = torch.arange(n, device=device)  # the original row of each active row
+            alive = torch.ones(n, dtype=torch.bool, device=device)
+            out: list[list[int]] = [[] for _ in range(n)]
+            for _ in range(self.max_new_tokens):
+                mask[:, filled] = 1
+                step = model(input_ids=token[:, None], attention_mask=mask[:, : filled + 1],
+                             position_ids=position[:, None], cache=cache)  # fmt: skip
+                logits = step.logits[:, -1]
+                filled += 1
+                token = self._pick(logits)
+                for r, t in zip(rows[alive].tolist(), token[alive].tolist(), strict=True):
+                    out[r].append(t)
+                alive &= ~torch.isin(token, stops)
+                if not alive.any():
+                    break
+                position = position + 1
+                dead = int((~alive).sum())
+                if dead and dead >= len(rows) // 4:  # 3. drop finished rows from the batch
+                    cache = _keep_rows(
+                        cache, alive, filled, model.config, width + self.max_new_tokens
+                    )
+                    rows, token, position, mask = (
+                        rows[alive],
+                        token[alive],
+                        position[alive],
+                        mask[alive],
+                    )
+                    alive = alive[alive]
+        return self._decode_new(out)
+
+    def _prefill(self, prompts: Sequence[list[int]], width: int) -> Any:
+        """1. each distinct prompt alone (no padding: the fast causal attention path), then
+        2. one static-cache row per output, right-aligned, left slots masked."""
+        import torch
+        from transformers import DynamicCache, StaticCache
+
         rows_of: dict[tuple[int, ...], list[int]] = {}
         for row, ids in enumerate(prompts):
             rows_of.setdefault(tuple(ids), []).append(row)
-        kwargs = self._generation_kwargs()
-        with torch.inference_mode():
-            layers: list[tuple[Any, Any]] = []  # per layer: (keys, values) of every row
-            for ids, rows in rows_of.items():
-                if len(ids) < 2:
-                    continue  # nothing to prefill: its masked cache slots stay zero
-                # 1. each distinct prompt alone: no padding, the fast causal attention path
-                cache = DynamicCache()
-                model(input_ids=torch.tensor([ids[:-1]], device=device), cache=cache)
-                if not layers:  # 2. one cache row per output, right-aligned, left slots masked
-                    n = len(prompts)
-                    layers = [
-                        (_rows(c.keys, n, width - 1), _rows(c.values, n, width - 1))
-                        for c in cache.layers
-                    ]
-                for (k, v), layer in zip(layers, cache.layers, strict=True):
-                    k[rows, :, width - len(ids) :] = layer.keys[0]
-                    v[rows, :, width - len(ids) :] = layer.values[0]
-            if layers:
-                static = StaticCache(config=model.config, max_cache_len=width + self.max_new_tokens)
-                for i, (k, v) in enumerate(layers):
-                    static.update(k, v, i)
-                kwargs["cache"] = static
-            input_ids = torch.tensor(
-                [[self.pad_id] * (width - len(p)) + p for p in prompts], device=device
-            )
-            mask = torch.tensor(
-                [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device
-            )
-            # 3. generate decodes from the last prompt token on, positions from the mask
-            out = model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
-        return self._decode_new(out[:, width:].tolist())
+        layers: list[tuple[Any, Any]] = []  # per layer: (keys, values) of every row
+        for ids, rows in rows_of.items():
+            if len(ids) < 2:
+                continue  # nothing to prefill: its masked cache slots stay zero
+            one = DynamicCache()
+            self.model(input_ids=torch.tensor([ids[:-1]], device=self.model.device), cache=one)
+            if not layers:
+                size = (len(prompts), width - 1)
+                layers = [(_zeros(c.keys, *size), _zeros(c.values, *size)) for c in one.layers]
+            for (k, v), layer in zip(layers, one.layers, strict=True):
+                k[rows, :, width - len(ids) :] = layer.keys[0]
+                v[rows, :, width - len(ids) :] = layer.values[0]
+        cache = StaticCache(config=self.model.config, max_cache_len=width + self.max_new_tokens)
+        if not layers:  # every prompt is one token long
+            return cache
+        for i, (k, v) in enumerate(layers):
+            cache.update(k, v, i)
+        return cache
+
+    def _pick(self, logits: Any) -> Any:
+        """The next token of each row: greedy, or sampled as ``model.generate`` samples
+        (temperature, then nucleus ``top_p``; no top-k)."""
+        import torch
+
+        if not self.do_sample:
+            return logits.argmax(-1)
+        scores = logits.float() / self.temperature
+        if self.top_p < 1.0:
+            ordered, index = scores.sort(descending=False)
+            cumulative = ordered.softmax(-1).cumsum(-1)
+            drop = cumulative <= 1 - self.top_p
+            drop[:, -1] = False  # always keep the most likely token
+            scores = scores.masked_fill(drop.scatter(1, index, drop), float("-inf"))
+        return torch.multinomial(scores.softmax(-1), 1)[:, 0]
 
 
-def _rows(like: Any, n: int, length: int) -> Any:
+def _zeros(like: Any, n: int, length: int) -> Any:
     """Zeros shaped ``(n, heads, length, head_dim)`` like a one-row cache tensor."""
     return like.new_zeros(n, like.shape[1], length, like.shape[-1])
+
+
+def _keep_rows(cache: Any, keep: Any, filled: int, config: Any, max_len: int) -> Any:
+    """A new static cache holding only the ``keep`` rows of ``cache`` (their ``filled``
+    entries)."""
+    from transformers import StaticCache
+
+    smaller = StaticCache(config=config, max_cache_len=max_len)
+    for i, layer in enumerate(cache.layers):
+        smaller.update(layer.keys[keep, :, :filled], layer.values[keep, :, :filled], i)
+    return smaller
