@@ -419,9 +419,13 @@ def test_prefix_sampler_writes_what_the_policy_writes(tiny, states) -> None:
 
     picked = [states[i].messages for i in (0, 7, 40, 7, 99, 0)]
     expected = _hf(tiny).generate(picked)
-    got = PrefixSampler(*tiny, max_new_tokens=12, batch_size=4).generate(picked)
-    assert got == expected
+    sampler = PrefixSampler(*tiny, max_new_tokens=12, batch_size=4)
+    assert sampler.generate(picked) == expected
     assert len(set(expected)) >= 3  # the outputs do depend on the prompt
+    assert sampler.generate(picked) == expected  # again, every prompt from the prefix store
+    starved = PrefixSampler(*tiny, max_new_tokens=12, batch_size=3, prefix_store_tokens=1)
+    assert starved.generate(picked) == expected  # evicting at once changes nothing
+    assert len(starved._store) == 1
 
 
 def test_prefix_sampler_sampling_is_seeded(tiny, states) -> None:
@@ -436,6 +440,34 @@ def test_prefix_sampler_sampling_is_seeded(tiny, states) -> None:
     assert [u["prompt_tokens"] for u in runs[0].last_usage][:6] == [
         runs[0].last_usage[0]["prompt_tokens"]
     ] * 6
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), [(1.0, 1.0), (0.7, 1.0), (2.0, 1.0), (1.0, 0.8)])
+def test_next_tokens_samples_from_the_softmax_generate_uses(temperature, top_p) -> None:
+    """Each frequency within 5 standard errors of softmax(logits / T), after nucleus top_p
+    (the tokens outside the nucleus never come out)."""
+    import torch
+
+    from agent_rl.evaluation.sampler import next_tokens
+
+    logits = torch.tensor([[2.0, 1.0, 0.5, -1.0, 0.0]])
+    probs = (logits[0] / temperature).softmax(-1)
+    if top_p < 1.0:
+        order = probs.argsort(descending=True)
+        keep = order[: int((probs[order].cumsum(0) < top_p).sum()) + 1]
+        probs = torch.zeros_like(probs).index_put_((keep,), probs[keep])
+        probs /= probs.sum()
+    torch.manual_seed(0)
+    n = 40_000
+    counts = torch.bincount(
+        next_tokens(logits.expand(n, -1), True, temperature, top_p), minlength=5
+    )
+    for p, c in zip(probs.tolist(), counts.tolist(), strict=True):
+        if p == 0:
+            assert c == 0
+        else:
+            assert abs(c / n - p) < 5 * (p * (1 - p) / n) ** 0.5, (counts, probs)
+    assert next_tokens(logits, False).tolist() == [0]  # greedy
 
 
 def test_evaluate_a_real_model_in_every_decoding_mode(tiny) -> None:

@@ -188,14 +188,14 @@ def evaluate(
     tasks = load_tasks("test") if tasks is None else list(tasks)
     states = held_out_states(config.formats, tasks) if states is None else states
     result = ModelEval(name, path=path)
+    policy = make_policy(model, tokenizer, 1.0, config)  # one sampler: its prefix store is reused
     for temperature in config.temperatures:
         start = time.perf_counter()
-        policy = make_policy(model, tokenizer, temperature, config)
+        policy.do_sample, policy.temperature = temperature > 0, temperature or 1.0
         calls = evaluate_calls(policy, states, config.calls_for(temperature))
         episodes = EpisodeTally()
         n_eps = config.greedy_episodes if temperature == 0 else config.episodes
         if n_eps != 0:
-            policy = make_policy(model, tokenizer, temperature, config)
             episodes = evaluate_episodes(
                 policy, tasks, n_eps, formats=config.formats, max_steps=config.max_steps
             )
