@@ -53,24 +53,27 @@ def _call(fmt: str, name: str, arguments: dict) -> str:
     return render_call({"name": name, "arguments": arguments}, fmt)
 
 
-def _completions(fmt: str) -> dict[str, tuple[str, tuple[float, float, float, float]]]:
-    """Scripted outputs at the edit step: text and expected (parse, arguments, state, expert
-    tool) rewards."""
+def _completions(fmt: str) -> dict[str, tuple[str, tuple[float, ...]]]:
+    """Scripted outputs at the edit step: text and expected rewards (parse, arguments, state,
+    valid expert tool, expert tool arguments)."""
     step = _edit_step(fmt)
     call = json.loads(step.target[step.target.index("{") : step.target.rindex("}") + 1])
     args = call["arguments"]
     return {
-        "valid": (step.target, (1, 1, 1, 1)),
-        "truncated": (step.target[: len(step.target) // 2], (0, 0, 0, 0)),
-        "trailing_comma": (step.target.replace('"}}', '",}}', 1), (0, 0, 0, 0)),
-        "unknown_tool": (_call(fmt, "edit_files", args), (1, 0, 0, 0)),
-        "missing_argument": (_call(fmt, "edit_file", {"path": args["path"]}), (1, 0, 0, 0)),
+        "valid": (step.target, (1, 1, 1, 1, 1)),
+        "truncated": (step.target[: len(step.target) // 2], (0, 0, 0, 0, 0)),
+        "trailing_comma": (step.target.replace('"}}', '",}}', 1), (0, 0, 0, 0, 0)),
+        "unknown_tool": (_call(fmt, "edit_files", args), (1, 0, 0, 0, 0)),
+        "missing_argument": (_call(fmt, "edit_file", {"path": args["path"]}), (1, 0, 0, 0, 0)),
         "file_not_found": (
             _call(fmt, "edit_file", {**args, "path": "nope/missing.py"}),
-            (1, 1, 0, 0),
+            (1, 1, 0, 0, 1),
         ),
-        "valid_detour": (_call(fmt, "run_tests", {}), (1, 1, 1, 0)),  # valid, not the step's call
-        "prose": ("I would now edit the file.", (0, 0, 0, 0)),  # a call was due: no_call
+        "valid_detour": (
+            _call(fmt, "run_tests", {}),
+            (1, 1, 1, 0, 0),
+        ),  # valid, not the step's call
+        "prose": ("I would now edit the file.", (0, 0, 0, 0, 0)),  # a call was due: no_call
     }
 
 
@@ -172,6 +175,13 @@ def test_grpo_rows_carry_the_state_and_the_reference() -> None:
     assert rows[1]["prompt"] == steps[1].messages
     assert json.loads(rows[1]["state"]) == json.loads(steps[1].state)
     assert rows[1]["reference"] == steps[1].target and rows[1]["fmt"] == "hermes"
+
+
+def test_hard_prompts_keep_only_the_chosen_tools() -> None:
+    steps = list(expert_steps(load_tasks("train")[:6], ["json"]))
+    rows = grpo_dataset(steps, tools=["edit_file", "write_file"])
+    assert 0 < len(rows) < len(steps)
+    assert all('"edit_file"' in r or '"write_file"' in r for r in rows["reference"])
 
 
 @pytest.mark.parametrize("fmt", ["json", "react", "hermes"])
@@ -289,7 +299,7 @@ def test_a_real_grpo_step_rewards_scripted_completions_by_verdict(
         )
     assert generate.call_count == 1 and result.global_step == 1 and result.policy_lag == 0
     m = result.metrics
-    names = ("parse_valid", "arguments_valid", "state_valid", "valid_expert_tool")
+    names = [f.__name__ for f in RECORDED_REWARDS]
     for i, name in enumerate(names):
         assert m[f"rewards/{name}/mean"] == pytest.approx(sum(e[i] for e in expected) / 8)
     assert m["reward"] == pytest.approx(1 / 8)  # default weights: valid_expert_tool only

@@ -143,6 +143,11 @@ class GRPOSettings(GRPOConfig):
     max_prompts: int | None = field(
         default=None, metadata={"help": "Keep at most this many prompts (seeded sample)."}
     )
+    prompt_tools: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Keep only steps whose reference call uses one of these tools "
+                  "(hard prompts, e.g. edit_file write_file); empty: every step."},
+    )  # fmt: skip
     max_episode_steps: int = field(
         default=12, metadata={"help": "Live episodes: most model turns per episode."}
     )

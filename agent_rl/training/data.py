@@ -39,6 +39,7 @@ __all__ = [
     "grpo_dataset",
     "live_dataset",
     "recorded_steps",
+    "reference_tool",
     "sft_dataset",
     "training_steps",
 ]
@@ -222,11 +223,26 @@ def sft_dataset(steps: Iterable[StepExample]) -> Dataset:
     return _dataset(rows)
 
 
+def reference_tool(step: StepExample) -> str | None:
+    """The tool the step's reference output calls (``None``: no valid reference call)."""
+    from agent_rl.training.rewards import score_completion
+
+    if step.target is None:
+        return None
+    call = score_completion(step.target, step.tools, step.fmt, None, expects_call=False).call
+    return None if call is None else call.name
+
+
 def grpo_dataset(
-    steps: Iterable[StepExample], *, max_prompts: int | None = None, seed: int = 0
+    steps: Iterable[StepExample],
+    *,
+    max_prompts: int | None = None,
+    seed: int = 0,
+    tools: Sequence[str] = (),
 ) -> Dataset:
-    """One row per step prompt with the columns the rewards read (see module docstring)."""
-    rows = [s.to_row() for s in steps]
+    """One row per step prompt with the columns the rewards read (see module docstring);
+    ``tools``: keep only steps whose reference calls one of them."""
+    rows = [s.to_row() for s in steps if not tools or reference_tool(s) in tools]
     if max_prompts is not None and len(rows) > max_prompts:
         rows = random.Random(seed).sample(rows, max_prompts)
     if not rows:

@@ -96,7 +96,9 @@ def train_grpo(
             steps = training_steps(
                 args.formats, args.trajectories, tasks, args.task_split, args.drills, args.seed
             )
-        dataset = grpo_dataset(steps, max_prompts=args.max_prompts, seed=args.seed)
+        dataset = grpo_dataset(
+            steps, max_prompts=args.max_prompts, seed=args.seed, tools=args.prompt_tools
+        )
         funcs = list(reward_funcs or RECORDED_REWARDS)
     if args.reward_weights is None:
         default = DEFAULT_WEIGHTS[args.source]

@@ -13,6 +13,7 @@ arguments_valid     ... and the call names a tool with valid arguments     per c
 state_valid         ... and the call is valid in the episode's state:      per call   turn mean
                     the fully valid call
 valid_expert_tool   ... and it calls the tool the expert called there      per call   None
+expert_tool_arguments  the expert's tool with schema-valid arguments       per call   None
 episode_all_valid   every turn of the episode was fully valid              None       per episode
 task_success        the task's own success check passed at the end         None       per episode
 ==================  =====================================================  =========  ==========
@@ -54,6 +55,7 @@ __all__ = [
     "arguments_valid",
     "completion_text",
     "episode_all_valid",
+    "expert_tool_arguments",
     "parse_valid",
     "score_completion",
     "state_valid",
@@ -229,6 +231,25 @@ def valid_expert_tool(completions: Sequence[Any], **kwargs: Any) -> list[float |
     ]
 
 
+def expert_tool_arguments(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    """1.0 when the output calls the reference's tool with schema-valid arguments (the state
+    check may still fail); ``None`` without a reference. A denser companion of
+    ``valid_expert_tool`` (partial credit for a well-formed, correctly escaped call of the
+    right tool whose old text or path is wrong)."""
+    n = len(completions)
+    references = _column(kwargs, "reference", n, "")
+    if kwargs.get("turns") is not None or not any(references):
+        return [None] * n
+    verdicts = _verdicts(completions, kwargs)
+    tools, fmts = kwargs["tools"], kwargs["fmt"]
+    return [
+        float(_level(v) >= 2 and v.call is not None and v.call.name == _reference_tool(r, t, f))
+        if r
+        else None
+        for v, r, t, f in zip(verdicts, references, tools, fmts, strict=True)
+    ]
+
+
 def episode_all_valid(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     """Live episodes: 1.0 when every turn was fully valid; ``None`` on single-step prompts."""
     turns = kwargs.get("turns")
@@ -245,9 +266,15 @@ def task_success(completions: Sequence[Any], **kwargs: Any) -> list[float | None
     return [None if s is None else float(s) for s in success]
 
 
-RECORDED_REWARDS = (parse_valid, arguments_valid, state_valid, valid_expert_tool)
+RECORDED_REWARDS = (
+    parse_valid,
+    arguments_valid,
+    state_valid,
+    valid_expert_tool,
+    expert_tool_arguments,
+)
 LIVE_REWARDS = (parse_valid, arguments_valid, state_valid, episode_all_valid, task_success)
 DEFAULT_WEIGHTS: dict[str, tuple[float, ...]] = {
-    "recorded": (0.0, 0.0, 0.0, 1.0),
+    "recorded": (0.0, 0.0, 0.0, 1.0, 0.0),
     "live": (0.0, 0.0, 0.0, 1.0, 0.0),
 }
