@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -34,7 +35,7 @@ from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval
 from agent_rl.evaluation.runner import EvalConfig
 from agent_rl.evaluation.stats import CallTally
 
-__all__ = ["DemoConfig", "run_demo"]
+__all__ = ["DemoConfig", "matched_sft_steps", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +72,17 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> DemoConfig:
-        """CI size: a few minutes on 2 cores."""
+        """CI size: about 8 minutes on 2 idle cores."""
         base = cls(
             name="quick",
-            sft_steps=150,
-            grpo_steps=60,
+            sft_steps=250,
+            sft={"per_device_train_batch_size": 8},
+            grpo_steps=40,
             curve_every=20,
             curve_calls=200,
             base_calls=32,
-            grpo={"num_generations": 16, "per_device_train_batch_size": 16},
             eval=EvalConfig(
-                sampled_calls=600, other_calls=100, episodes=6, greedy_episodes=5, max_steps=10
+                sampled_calls=600, other_calls=100, episodes=4, greedy_episodes=3, max_steps=10
             ),
         )
         return replace(base, **changes)
@@ -91,11 +92,12 @@ class DemoConfig:
         """The README's run: about 45 minutes on 2 cores, ≥ 10,000 sampled calls per model."""
         base = cls(
             name="demo",
-            sft_steps=300,
-            grpo_steps=300,
-            curve_every=50,
+            sft_steps=500,
+            sft={"per_device_train_batch_size": 8},
+            grpo_steps=150,
+            curve_every=30,
             curve_calls=1000,
-            eval=EvalConfig(sampled_calls=10_000, other_calls=2_000, episodes=64, max_steps=12),
+            eval=EvalConfig(sampled_calls=10_000, other_calls=1_000, episodes=32, max_steps=12),
         )
         return replace(base, **changes)
 
@@ -165,6 +167,18 @@ def _train_result(folder: Path) -> dict[str, Any]:
     return _read(folder / "train_result.json")
 
 
+def matched_sft_steps(start: dict[str, Any], budget_cpu_seconds: float) -> int:
+    """The step count the compute-matched SFT schedules its learning rate over.
+
+    The same SFT recipe (warmup, peak learning rate, cosine decay) as the start run, laid over
+    the steps ``budget_cpu_seconds`` buy at the start run's measured CPU cost per step, plus
+    25% so that the budget, not the schedule, ends the run. (A schedule over "unlimited"
+    steps never leaves its warmup: the learning rate stays ~0 and the baseline never trains.)
+    """
+    per_step = float(start["train_cpu_seconds"]) / max(1, int(start["global_step"]))
+    return max(1, math.ceil(1.25 * budget_cpu_seconds / max(per_step, 1e-9)))
+
+
 def run_demo(
     config: DemoConfig, *, restart: bool = False, echo: Callable[[str], None] = print
 ) -> EvalReport:
@@ -208,9 +222,10 @@ def run_demo(
     def sft_matched() -> None:
         _seed(config.seed)
         shutil.rmtree(d / "sft", ignore_errors=True)  # a killed budgeted run starts over
-        # the same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
-        # equal to wall-clock x threads on an idle one). The budget ends it, not the steps.
-        train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=10**6,
+        # The same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
+        # equal to wall-clock x threads on an idle one) end the run.
+        planned = matched_sft_steps(_train_result(d / "sft_start"), grpo_cpu)
+        train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=planned,
                   max_seconds=grpo_cpu, budget_clock="cpu", formats=fmts, seed=config.seed,
                   **config.sft)  # fmt: skip
 

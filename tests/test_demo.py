@@ -96,6 +96,26 @@ def test_quick_demo_rerun_skips_finished_stages(quick_run) -> None:
     assert after["grpo"] == json.loads(before)["grpo"]
 
 
+@pytest.mark.parametrize(
+    ("cpu", "steps", "budget", "planned"),
+    [
+        (100.0, 50, 40.0, 25),
+        (30.0, 150, 100.0, 625),
+        (10.0, 0, 5.0, 1),
+        (0.0, 10, 5.0, 6_250_000_000),
+    ],
+)
+def test_compute_matched_sft_schedules_its_lr_over_the_steps_its_budget_buys(
+    cpu: float, steps: int, budget: float, planned: int
+) -> None:
+    """25% more steps than the budget buys at the start run's cost per step: the cosine
+    schedule nearly completes and the CPU budget, not the step count, ends the run."""
+    from agent_rl.demo import matched_sft_steps
+
+    start = {"train_cpu_seconds": cpu, "global_step": steps}
+    assert matched_sft_steps(start, budget) == planned
+
+
 def test_a_run_folder_with_other_settings_is_not_reused(tmp_path) -> None:
     from agent_rl.demo import _Run
 

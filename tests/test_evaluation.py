@@ -135,6 +135,27 @@ def test_call_tally_adds_and_round_trips() -> None:
     assert CallTally.from_dict(json.loads(json.dumps(total.to_dict()))) == total
 
 
+def test_expert_tool_validity_counts_only_valid_calls_of_the_experts_tool() -> None:
+    """A call that is valid anywhere (the detour) is fully valid but not on task."""
+    run_tests = CallVerdict(valid=True, call=ToolCall("run_tests", {}))
+    tally = CallTally()
+    tally.add(CallVerdict(valid=True, call=_CALL), expert_tool=_CALL.name)  # on task
+    tally.add(run_tests, expert_tool=_CALL.name)  # valid, wrong tool
+    tally.add(_bad("state", "file_not_found"), expert_tool=_CALL.name)  # right tool, invalid
+    tally.add(run_tests, ("tests",), expert_tool="run_tests")  # on task
+    assert (tally.valid, tally.expert_tool_valid) == (3, 2)
+    assert tally.expert_tool_valid_rate.rate == pytest.approx(2 / 4)
+    assert tally.by_tag["tests"].expert_tool_valid == 1
+    assert CallTally.from_dict(json.loads(json.dumps(tally.to_dict()))) == tally
+
+
+def test_held_out_states_know_the_experts_tool(states) -> None:
+    from agent_rl.tasks import load_tasks
+
+    expert = {t.id: [c.name for c in t.expert] for t in load_tasks("test")}
+    assert all(s.expert_tool == expert[s.task_id][s.step] for s in states)
+
+
 def test_call_tally_breaks_validity_down_by_tag() -> None:
     tally = CallTally()
     for i, verdict in enumerate(VERDICTS):

@@ -21,6 +21,7 @@ from agent_rl.tasks import load_tasks
 from agent_rl.training import rewards
 from agent_rl.training.data import expert_steps, grpo_dataset, sft_dataset
 from agent_rl.training.rewards import (
+    DEFAULT_WEIGHTS,
     LIVE_REWARDS,
     RECORDED_REWARDS,
     episode_all_valid,
@@ -60,20 +61,24 @@ def _completions(fmt: str) -> dict[str, tuple[str, tuple[float, ...]]]:
     call = json.loads(step.target[step.target.index("{") : step.target.rindex("}") + 1])
     args = call["arguments"]
     return {
-        "valid": (step.target, (1, 1, 1, 1, 1)),
-        "truncated": (step.target[: len(step.target) // 2], (0, 0, 0, 0, 0)),
-        "trailing_comma": (step.target.replace('"}}', '",}}', 1), (0, 0, 0, 0, 0)),
-        "unknown_tool": (_call(fmt, "edit_files", args), (1, 0, 0, 0, 0)),
-        "missing_argument": (_call(fmt, "edit_file", {"path": args["path"]}), (1, 0, 0, 0, 0)),
+        # parse, arguments, state, valid_expert_tool, expert_tool_arguments, expert_tool_parsed
+        "valid": (step.target, (1, 1, 1, 1, 1, 1)),
+        "truncated": (step.target[: len(step.target) // 2], (0, 0, 0, 0, 0, 0)),
+        "trailing_comma": (step.target.replace('"}}', '",}}', 1), (0, 0, 0, 0, 0, 0)),
+        "unknown_tool": (_call(fmt, "edit_files", args), (1, 0, 0, 0, 0, 0)),
+        "missing_argument": (
+            _call(fmt, "edit_file", {"path": args["path"]}),
+            (1, 0, 0, 0, 0, 1),
+        ),
         "file_not_found": (
             _call(fmt, "edit_file", {**args, "path": "nope/missing.py"}),
-            (1, 1, 0, 0, 1),
+            (1, 1, 0, 0, 1, 1),
         ),
         "valid_detour": (
             _call(fmt, "run_tests", {}),
-            (1, 1, 1, 0, 0),
-        ),  # valid, not the step's call
-        "prose": ("I would now edit the file.", (0, 0, 0, 0, 0)),  # a call was due: no_call
+            (1, 1, 1, 0, 0, 0),
+        ),  # valid, not the step's call: no on-task reward at any level
+        "prose": ("I would now edit the file.", (0, 0, 0, 0, 0, 0)),  # a call was due: no_call
     }
 
 
@@ -302,7 +307,10 @@ def test_a_real_grpo_step_rewards_scripted_completions_by_verdict(
     names = [f.__name__ for f in RECORDED_REWARDS]
     for i, name in enumerate(names):
         assert m[f"rewards/{name}/mean"] == pytest.approx(sum(e[i] for e in expected) / 8)
-    assert m["reward"] == pytest.approx(1 / 8)  # default weights: valid_expert_tool only
+    weights = DEFAULT_WEIGHTS["recorded"]  # the reward trl optimises: the weighted sum
+    assert m["reward"] == pytest.approx(
+        sum(w * e[i] for e in expected for i, w in enumerate(weights)) / 8
+    )
     assert m["errors/stage/parse"] + m["errors/stage/envelope"] == pytest.approx(3 / 8)
     assert m["errors/no_call"] == pytest.approx(1 / 8)
     assert m["errors/unknown_tool"] == pytest.approx(1 / 8)

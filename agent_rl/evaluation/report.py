@@ -106,6 +106,7 @@ class ModelEval:
             ("call_valid", calls.call_valid),
             ("parse_valid", calls.parse_valid_rate),
             ("args_valid", calls.args_valid_rate),
+            ("expert_tool_valid", calls.expert_tool_valid_rate),
             ("episode_valid", eps.episode_valid),
             ("long_episode_valid", eps.long_episode_valid),
             ("success", eps.success),
@@ -283,7 +284,7 @@ def _mode_order(models: Sequence[ModelEval] | Any) -> list[str]:
     return sorted(temps, key=lambda n: -temps[n])
 
 
-_COLUMNS = ("model", "calls", "call valid [95% CI]", "parse valid", "args valid",
+_COLUMNS = ("model", "calls", "call valid [95% CI]", "parse valid", "args valid", "expert tool",
             "episodes", "episode all-valid [95% CI]", "success", "top error")  # fmt: skip
 
 
@@ -302,6 +303,7 @@ def _mode_table(models: Any, mode: str) -> str:
                 _pct(calls.call_valid),
                 _pct(calls.parse_valid_rate).split(" [")[0],
                 _pct(calls.args_valid_rate).split(" [")[0],
+                _pct(calls.expert_tool_valid_rate).split(" [")[0],
                 str(eps.n),
                 _pct(eps.episode_valid),
                 _pct(eps.success).split(" [")[0],

@@ -128,7 +128,7 @@ def evaluate_calls(
             # the reward's own verdict: checked (never applied) against the step's state, and
             # a plain-text reply where the expert called a tool is invalid (kind no_call)
             verdict = score_completion(text, states[i].tools, states[i].fmt, box)
-            tally.add(verdict, states[i].tags)
+            tally.add(verdict, states[i].tags, states[i].expert_tool)
         done += len(idx)
         logger.debug("scored %d/%d calls (%.1f%% valid)", done, total, 100 * tally.call_valid.rate)
     return tally

@@ -39,6 +39,8 @@ class HeldOutState:
     fmt: Format
     tools: str
     """The tools offered, OpenAI form, as JSON text (what the reward functions read)."""
+    expert_tool: str | None = None
+    """The tool the expert called in this state (what an on-task call uses)."""
     tags: tuple[str, ...] = ()
     """The task's tags (``escaping``, ``long``, ``multi_file`` ...): validity is broken down
     by them."""
@@ -64,7 +66,7 @@ def held_out_states(
     the prompts the model was trained on.
     """
     from agent_rl.tasks import load_tasks
-    from agent_rl.training.data import expert_steps
+    from agent_rl.training.data import expert_steps, reference_tool
 
     fmts: list[Format] = [formats] if isinstance(formats, str) else list(formats)
     tasks = load_tasks("test") if tasks is None else list(tasks)
@@ -83,6 +85,7 @@ def held_out_states(
             snapshot=json.loads(ex.state),
             fmt=ex.fmt,  # type: ignore[arg-type]
             tools=ex.tools,
+            expert_tool=reference_tool(ex),
             tags=tags[ex.task_id],
         )
         for ex in expert_steps(tasks, fmts)

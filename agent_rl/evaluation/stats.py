@@ -7,7 +7,10 @@ anything itself (the scorer does). A call counts as
   format's envelope was found, its JSON is strict (no duplicate key) and the call object has
   exactly ``name`` and ``arguments`` — everything but the tool and its arguments is right,
 - *arguments-valid* when it got past ``parse``, ``envelope``, ``tool`` and ``arguments``,
-- *valid* (fully, "state-valid") when the scorer's verdict is valid in the episode's state.
+- *valid* (fully, "state-valid") when the scorer's verdict is valid in the episode's state,
+- *expert-tool valid* when it is valid *and* calls the tool the expert called in that state:
+  a policy that answers every state with a call that is valid anywhere (``run_tests``) is
+  fully valid but not expert-tool valid, so this rate shows such a detour.
 
 A final answer is a valid non-call and counts as valid at every stage.
 """
@@ -103,6 +106,7 @@ class CallTally:
     parse_valid: int = 0
     args_valid: int = 0
     valid: int = 0
+    expert_tool_valid: int = 0
     final_answers: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     by_tag: dict[str, CallTally] = field(default_factory=dict)
@@ -114,14 +118,19 @@ class CallTally:
             tally.add(verdict)
         return tally
 
-    def add(self, verdict: CallVerdict, tags: Iterable[str] = ()) -> None:
+    def add(
+        self, verdict: CallVerdict, tags: Iterable[str] = (), expert_tool: str | None = None
+    ) -> None:
+        """Count one verdict; ``expert_tool``: the tool the expert called in its state."""
         for tag in tags:
-            self.by_tag.setdefault(tag, CallTally()).add(verdict)
+            self.by_tag.setdefault(tag, CallTally()).add(verdict, expert_tool=expert_tool)
         self.n += 1
         if verdict.valid:
             self.parse_valid += 1
             self.args_valid += 1
             self.valid += 1
+            call = verdict.call
+            self.expert_tool_valid += call is not None and call.name == expert_tool
             self.final_answers += verdict.final_answer is not None and verdict.call is None
             return
         stage = verdict.stage
@@ -135,6 +144,7 @@ class CallTally:
             parse_valid=self.parse_valid + other.parse_valid,
             args_valid=self.args_valid + other.args_valid,
             valid=self.valid + other.valid,
+            expert_tool_valid=self.expert_tool_valid + other.expert_tool_valid,
             final_answers=self.final_answers + other.final_answers,
             errors=self.errors + other.errors,
             by_tag={
@@ -146,6 +156,10 @@ class CallTally:
     @property
     def call_valid(self) -> Rate:
         return Rate(self.valid, self.n)
+
+    @property
+    def expert_tool_valid_rate(self) -> Rate:
+        return Rate(self.expert_tool_valid, self.n)
 
     @property
     def parse_valid_rate(self) -> Rate:
@@ -165,6 +179,7 @@ class CallTally:
             "call_valid": self.call_valid.to_dict(),
             "parse_valid": self.parse_valid_rate.to_dict(),
             "args_valid": self.args_valid_rate.to_dict(),
+            "expert_tool_valid": self.expert_tool_valid_rate.to_dict(),
             "final_answers": self.final_answers,
             "errors_by_kind": dict(self.errors.most_common()),
             "error_rates": {k: r.to_dict() for k, r in self.error_rates().items()},
@@ -178,6 +193,7 @@ class CallTally:
             parse_valid=int(data["parse_valid"]["k"]),
             args_valid=int(data["args_valid"]["k"]),
             valid=int(data["call_valid"]["k"]),
+            expert_tool_valid=int(data.get("expert_tool_valid", {}).get("k", 0)),
             final_answers=int(data.get("final_answers", 0)),
             errors=Counter({str(k): int(v) for k, v in data["errors_by_kind"].items()}),
             by_tag={str(k): cls.from_dict(v) for k, v in data.get("by_tag", {}).items()},
