@@ -18,13 +18,14 @@ over). This module wires the library's functions; it trains and scores nothing i
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,12 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> DemoConfig:
-        """CI size: about 8 minutes on 2 idle cores."""
+        """CI size: about 10 minutes on 2 idle cores."""
         base = cls(
             name="quick",
             sft_steps=250,
             sft={"per_device_train_batch_size": 8},
-            grpo_steps=40,
+            grpo_steps=60,
             curve_every=20,
             curve_calls=200,
             base_calls=32,
@@ -167,16 +168,38 @@ def _train_result(folder: Path) -> dict[str, Any]:
     return _read(folder / "train_result.json")
 
 
-def matched_sft_steps(start: dict[str, Any], budget_cpu_seconds: float) -> int:
+def matched_sft_steps(
+    start: dict[str, Any], budget_cpu_seconds: float, log: Iterable[dict[str, Any]] = ()
+) -> int:
     """The step count the compute-matched SFT schedules its learning rate over.
 
     The same SFT recipe (warmup, peak learning rate, cosine decay) as the start run, laid over
-    the steps ``budget_cpu_seconds`` buy at the start run's measured CPU cost per step, plus
-    25% so that the budget, not the schedule, ends the run. (A schedule over "unlimited"
-    steps never leaves its warmup: the learning rate stays ~0 and the baseline never trains.)
+    the steps ``budget_cpu_seconds`` buy at the start run's CPU cost per step, plus 25%, so
+    that the budget, not the schedule, ends the run. The cost per step is the cheapest of the
+    whole run and of each interval of its metrics ``log`` (rows with ``step`` and ``cpu_s``):
+    on a shared box a busy stretch inflates the average, and too few planned steps would end
+    the baseline before its budget. (A schedule over "unlimited" steps never leaves its warmup:
+    the learning rate stays ~0 and the baseline never trains.)
     """
     per_step = float(start["train_cpu_seconds"]) / max(1, int(start["global_step"]))
+    rows = [r for r in log if "step" in r and "cpu_s" in r]
+    for a, b in itertools.pairwise(rows):
+        if b["step"] > a["step"] and b["cpu_s"] > a["cpu_s"]:
+            per_step = min(per_step, (b["cpu_s"] - a["cpu_s"]) / (b["step"] - a["step"]))
     return max(1, math.ceil(1.25 * budget_cpu_seconds / max(per_step, 1e-9)))
+
+
+def _metrics_log(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a run killed mid-line
+            continue
+    return rows
 
 
 def run_demo(
@@ -224,7 +247,8 @@ def run_demo(
         shutil.rmtree(d / "sft", ignore_errors=True)  # a killed budgeted run starts over
         # The same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
         # equal to wall-clock x threads on an idle one) end the run.
-        planned = matched_sft_steps(_train_result(d / "sft_start"), grpo_cpu)
+        start = d / "sft_start"
+        planned = matched_sft_steps(_train_result(start), grpo_cpu, _metrics_log(start))
         train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=planned,
                   max_seconds=grpo_cpu, budget_clock="cpu", formats=fmts, seed=config.seed,
                   **config.sft)  # fmt: skip

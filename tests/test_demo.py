@@ -53,7 +53,6 @@ def test_quick_demo_grpo_beats_compute_matched_sft(quick_run) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.demo
 @pytest.mark.timeout(5400)
 def test_quick_demo_writes_the_report_plot_and_table(quick_run) -> None:
     run, proc, _ = quick_run
@@ -80,7 +79,6 @@ def test_quick_demo_writes_the_report_plot_and_table(quick_run) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.demo
 @pytest.mark.timeout(5400)
 def test_quick_demo_rerun_skips_finished_stages(quick_run) -> None:
     run, proc, first = quick_run
@@ -114,6 +112,23 @@ def test_compute_matched_sft_schedules_its_lr_over_the_steps_its_budget_buys(
 
     start = {"train_cpu_seconds": cpu, "global_step": steps}
     assert matched_sft_steps(start, budget) == planned
+
+
+def test_compute_matched_sft_plans_at_the_cheapest_measured_cost_per_step() -> None:
+    """A busy stretch of the start run must not shrink the plan: the run's cheapest logged
+    interval sets the cost, so the CPU budget still ends the baseline."""
+    from agent_rl.demo import matched_sft_steps
+
+    start = {"train_cpu_seconds": 400.0, "global_step": 100}  # 4.0 CPU-s per step on average
+    log = [
+        {"step": 10, "cpu_s": 50.0},
+        {"step": 20, "cpu_s": 70.0},  # 2.0 per step: an idle stretch
+        {"step": 30, "cpu_s": 150.0},
+        {"loss": 1.0},  # rows without step/cpu_s are ignored
+        {"step": 100, "cpu_s": 400.0, "train_runtime": 1.0},
+    ]
+    assert matched_sft_steps(start, 100.0) == 32
+    assert matched_sft_steps(start, 100.0, log) == 63
 
 
 def test_a_run_folder_with_other_settings_is_not_reused(tmp_path) -> None:
