@@ -140,7 +140,11 @@ class _Run:
                 "reused. Pass --restart to start it over, or another --name."
             )
         _write_json(stamp, wanted)
-        self.timings: dict[str, float] = {}
+        # Stage seconds of every invocation, so a resumed run still reports the whole run.
+        self.timings_path = self.dir / "stage_seconds.json"
+        self.timings: dict[str, float] = (
+            _read(self.timings_path) if self.timings_path.is_file() else {}
+        )
 
     def stage(self, name: str, output: Path, make: Callable[[], Any]) -> None:
         """Run ``make`` unless ``output`` exists (a finished stage)."""
@@ -151,6 +155,7 @@ class _Run:
         start = time.perf_counter()
         make()
         self.timings[name] = round(time.perf_counter() - start, 1)
+        _write_json(self.timings_path, self.timings)
         self.echo(f"[{name}] {self.timings[name]:.0f}s")
 
 
@@ -215,7 +220,6 @@ def run_demo(
 
     run = _Run(config, restart, echo)
     d, fmts, ev = run.dir, list(config.formats), config.eval
-    started = time.perf_counter()
 
     def build() -> None:
         _seed(config.seed)
@@ -309,7 +313,7 @@ def run_demo(
         for step, _ in checkpoints
     ]
     report.config["stage_seconds"] = run.timings
-    report.config["demo_seconds"] = round(time.perf_counter() - started, 1)
+    report.config["demo_seconds"] = round(sum(run.timings.values()), 1)
     report.save(d / "report.json")
     plot_validity(report, d / "validity.png")
     echo(report.table())

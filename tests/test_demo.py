@@ -92,6 +92,9 @@ def test_quick_demo_rerun_skips_finished_stages(quick_run) -> None:
         assert f"[{stage}] done already" in again.stdout
     after = json.loads((run / "report.json").read_text())
     assert after["grpo"] == json.loads(before)["grpo"]
+    # the resumed run still reports the whole run's stage times, not its own few seconds
+    assert after["config"]["stage_seconds"] == json.loads(before)["config"]["stage_seconds"]
+    assert after["config"]["demo_seconds"] > 60
 
 
 @pytest.mark.parametrize(
@@ -129,6 +132,19 @@ def test_compute_matched_sft_plans_at_the_cheapest_measured_cost_per_step() -> N
     ]
     assert matched_sft_steps(start, 100.0) == 32
     assert matched_sft_steps(start, 100.0, log) == 63
+
+
+def test_stage_times_survive_a_resumed_run(tmp_path) -> None:
+    from agent_rl.demo import _Run
+
+    config = DemoConfig.quick(out=str(tmp_path))
+    first = _Run(config, restart=False, echo=lambda _: None)
+    out = tmp_path / "a.txt"
+    first.stage("a", out, lambda: out.write_text("done"))
+    again = _Run(config, restart=False, echo=lambda _: None)
+    again.stage("a", out, lambda: pytest.fail("a finished stage ran again"))
+    assert set(again.timings) == {"a"} and again.timings == first.timings
+    assert set(_Run(config, restart=True, echo=lambda _: None).timings) == set()
 
 
 def test_a_run_folder_with_other_settings_is_not_reused(tmp_path) -> None:
