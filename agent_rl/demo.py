@@ -194,19 +194,6 @@ def matched_sft_steps(
     return max(1, math.ceil(1.25 * budget_cpu_seconds / max(per_step, 1e-9)))
 
 
-def _metrics_log(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a run killed mid-line
-            continue
-    return rows
-
-
 def run_demo(
     config: DemoConfig, *, restart: bool = False, echo: Callable[[str], None] = print
 ) -> EvalReport:
@@ -217,6 +204,7 @@ def run_demo(
     from agent_rl.policies.hf import load_model
     from agent_rl.tasks import load_tasks
     from agent_rl.training import train_grpo, train_sft
+    from agent_rl.training.runs import MetricsLog
 
     run = _Run(config, restart, echo)
     d, fmts, ev = run.dir, list(config.formats), config.eval
@@ -252,7 +240,7 @@ def run_demo(
         # The same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
         # equal to wall-clock x threads on an idle one) end the run.
         start = d / "sft_start"
-        planned = matched_sft_steps(_train_result(start), grpo_cpu, _metrics_log(start))
+        planned = matched_sft_steps(_train_result(start), grpo_cpu, MetricsLog.read(start))
         train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=planned,
                   max_seconds=grpo_cpu, budget_clock="cpu", formats=fmts, seed=config.seed,
                   **config.sft)  # fmt: skip

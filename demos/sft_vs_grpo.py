@@ -68,12 +68,14 @@ if __name__ == "__main__":
     args = parse_args()
     from transformers import set_seed
 
+    from agent_rl.demo import matched_sft_steps
     from agent_rl.evaluation import EvalConfig, EvalReport, ModelEval, ModeResult, plot_validity
     from agent_rl.evaluation.runner import evaluate_calls, make_policy
     from agent_rl.evaluation.states import held_out_states
     from agent_rl.models import build_tiny_model
     from agent_rl.policies.hf import load_model
     from agent_rl.training import train_grpo, train_sft
+    from agent_rl.training.runs import MetricsLog
 
     out = Path(args.out)
     set_seed(args.seed)
@@ -95,7 +97,10 @@ if __name__ == "__main__":
     print(f"grpo: {grpo.global_step} steps in {grpo.train_seconds:.0f}s, lag {grpo.policy_lag}")
 
     # 4. compute-matched SFT: the same start, the same CPU seconds, more imitation
-    sft = train_sft(sft_start.checkpoint, output_dir=str(out / "sft"), max_steps=10**6,
+    #    (its lr schedule spans the steps that budget buys; the budget ends the run)
+    planned = matched_sft_steps(sft_start.to_dict(), grpo.train_cpu_seconds,
+                                MetricsLog.read(sft_start.output_dir))  # fmt: skip
+    sft = train_sft(sft_start.checkpoint, output_dir=str(out / "sft"), max_steps=planned,
                     max_seconds=grpo.train_cpu_seconds, budget_clock="cpu",
                     formats=[args.fmt], seed=args.seed)  # fmt: skip
     print(f"sft (compute-matched): {sft.global_step} more steps in {sft.train_seconds:.0f}s")

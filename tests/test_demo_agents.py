@@ -125,3 +125,20 @@ def test_openai_demo_with_a_dead_endpoint_records_the_error(tmp_path: Path, caps
     assert text.count("POLICY ERROR") == 2 and "endings: error 2" in text
     assert "Connection refused" in text or "ConnectError" in text
     assert scores_back(out, capsys)["statuses"] == {"error": 2}
+
+
+@pytest.mark.slow  # builds, trains (3 SFT + 2 GRPO steps) and evaluates three tiny models: ~40 s
+def test_sft_vs_grpo_script_end_to_end(tmp_path: Path) -> None:
+    text = run_demo(
+        "sft_vs_grpo.py",
+        *("--out", str(tmp_path), "--sft_steps", "3", "--grpo_steps", "2"),
+        *("--eval_calls", "16", "--max_new_tokens", "32"),
+    )
+    assert "grpo: 2 steps" in text and "lag 0" in text
+    assert "GRPO above compute-matched SFT (non-overlapping 95% CIs):" in text
+    report = json.loads((tmp_path / "report.json").read_text())
+    for name in ("sft_start", "sft", "grpo"):
+        assert report[name]["n_calls"] == 16
+    sft = json.loads((tmp_path / "sft" / "train_result.json").read_text())
+    assert sft["global_step"] >= 1  # the compute-matched SFT trained within GRPO's CPU seconds
+    assert (tmp_path / "validity.png").read_bytes()[:4] == b"\x89PNG"

@@ -484,3 +484,11 @@ def test_settings_and_overrides_together_are_refused() -> None:
 
     with pytest.raises(ConfigError, match="settings"):
         train_grpo("unused", GRPOSettings(output_dir="unused"), max_steps=3)
+
+
+def test_metrics_log_reads_back_what_a_killed_run_left(tmp_path) -> None:
+    from agent_rl.training.runs import MetricsLog
+
+    assert MetricsLog.read(tmp_path) == []
+    (tmp_path / "metrics.jsonl").write_text('{"step": 10, "cpu_s": 1.5}\n{"step": 20, "cpu')
+    assert MetricsLog.read(tmp_path) == [{"step": 10, "cpu_s": 1.5}]

@@ -130,6 +130,21 @@ class MetricsLog(TrainerCallback):
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row, allow_nan=True) + "\n")
 
+    @staticmethod
+    def read(output_dir: str | Path) -> list[dict[str, Any]]:
+        """The rows of ``<output_dir>/metrics.jsonl`` (none if absent; a line cut off by a
+        killed run is skipped)."""
+        path = Path(output_dir) / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return rows
+
 
 def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
     """The highest ``checkpoint-N`` in ``output_dir`` that was saved completely.
