@@ -241,7 +241,7 @@ def run_demo(
         # equal to wall-clock x threads on an idle one) end the run.
         start = d / "sft_start"
         planned = matched_sft_steps(_train_result(start), grpo_cpu, MetricsLog.read(start))
-        train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=planned,
+        train_sft(str(start / "final"), output_dir=str(d / "sft"), max_steps=planned,
                   max_seconds=grpo_cpu, budget_clock="cpu", formats=fmts, seed=config.seed,
                   **config.sft)  # fmt: skip
 
