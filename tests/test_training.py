@@ -205,6 +205,34 @@ def test_drills_are_seeded_valid_expert_steps_that_need_escaping(fmt: str) -> No
     assert sum('\\"' in t for t in heavy) >= 5 and sum("\\\\" in t for t in heavy) >= 5
 
 
+def test_task_variants_rename_paths_and_names_and_still_solve() -> None:
+    from agent_rl.tasks import make_sandbox
+    from agent_rl.training.data import training_steps
+    from agent_rl.training.variants import task_variants
+
+    tasks = load_tasks("train")
+    variants = task_variants(tasks, 2, seed=5)
+    assert [v.id for v in variants] == [v.id for v in task_variants(tasks, 2, seed=5)]
+    assert {v.id for v in variants} == {f"{t.id}/v{k}" for k in range(2) for t in tasks}
+    other = task_variants(tasks, 2, seed=6)
+    assert [v.files for v in variants] != [v.files for v in other]
+    by_id = {t.id: t for t in tasks}
+    for v in variants:
+        task = by_id[v.id.rsplit("/v", 1)[0]]
+        paths = {*v.files, *(c.arguments.get("path") for c in v.expert)} - {None}
+        originals = {*task.files, *(c.arguments.get("path") for c in task.expert)}
+        kept = {
+            p for p in paths & originals if p.rsplit("/", 1)[-1] in ("README.md", "CHANGELOG.md")
+        }
+        assert paths - originals and paths & originals == kept, v.id  # paths renamed ...
+        assert [c.name for c in v.expert] == [c.name for c in task.expert]  # ... same work
+        assert all(p.startswith("tests/") for p in v.files if "/test_" in p)
+        sandbox = make_sandbox(v)
+        assert all(sandbox.step(c).ok for c in v.expert) and v.check(sandbox), v.id
+    assert "apply_discount" not in str(variants[0].model_dump())  # defined names renamed too
+    assert len(training_steps(["react"], variants=2)) > 2.5 * len(training_steps(["react"]))
+
+
 # --- real tiny training steps ------------------------------------------------------------------
 
 

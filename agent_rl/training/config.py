@@ -43,8 +43,9 @@ def _check_common(s: SFTSettings | GRPOSettings) -> None:
             f"formats={list(s.formats)} is not supported because agent-rl knows only "
             f"{', '.join(_FORMATS)}. Set formats to a non-empty list of those."
         )
-    if s.drills < 0:
-        raise ConfigError(f"drills={s.drills} must be >= 0.")
+    for name in ("drills", "variants"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{name}={getattr(s, name)} must be >= 0.")
     if s.max_seconds is not None and s.max_seconds <= 0:
         raise ConfigError(f"max_seconds={s.max_seconds} must be positive (or unset for no limit).")
     if s.budget_clock not in ("wall", "cpu"):
@@ -74,6 +75,16 @@ class SFTSettings(SFTConfig):
         default=0,
         metadata={"help": "Synthetic escaping episodes added to the data (seeded; see drills.py)."},
     )
+    variants: int = field(
+        default=0,
+        metadata={"help": "Renamed variants of each task added to the data (seeded, each one "
+                  "checked; see variants.py)."},
+    )  # fmt: skip
+    data_seed: int | None = field(
+        default=None,
+        metadata={"help": "Seed of the drills and variants (default: seed); another than the "
+                  "SFT run's gives prompts it never saw."},
+    )  # fmt: skip
     max_seconds: float | None = field(
         default=None,
         metadata={"help": "Stop after this many seconds of training (compute-matched SFT)."},
@@ -141,6 +152,16 @@ class GRPOSettings(GRPOConfig):
         default=0,
         metadata={"help": "Synthetic escaping episodes added to the data (seeded; see drills.py)."},
     )
+    variants: int = field(
+        default=0,
+        metadata={"help": "Renamed variants of each task added to the data (seeded, each one "
+                  "checked; see variants.py)."},
+    )  # fmt: skip
+    data_seed: int | None = field(
+        default=None,
+        metadata={"help": "Seed of the drills and variants (default: seed); another than the "
+                  "SFT run's gives prompts it never saw."},
+    )  # fmt: skip
     max_prompts: int | None = field(
         default=None, metadata={"help": "Keep at most this many prompts (seeded sample)."}
     )

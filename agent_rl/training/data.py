@@ -176,15 +176,19 @@ def training_steps(
     split: str = "train",
     drills: int = 0,
     seed: int = 0,
+    variants: int = 0,
 ) -> list[StepExample]:
-    """Expert steps of ``tasks`` (default: ``load_tasks(split)``), recorded steps, and the
-    steps of ``drills`` synthetic escaping episodes (:mod:`~agent_rl.training.drills`)."""
+    """Expert steps of ``tasks`` (default: ``load_tasks(split)``) and of ``variants`` renamed
+    variants of each (:mod:`~agent_rl.training.variants`), recorded steps, and the steps of
+    ``drills`` synthetic escaping episodes (:mod:`~agent_rl.training.drills`)."""
     from agent_rl.tasks import load_tasks
     from agent_rl.training.drills import drill_steps
+    from agent_rl.training.variants import task_variants
 
     tasks = load_tasks(split) if tasks is None else tasks
     steps = [
         *expert_steps(tasks, formats),
+        *expert_steps(task_variants(tasks, variants, seed), formats),
         *recorded_steps(trajectories),
         *drill_steps(drills, formats, seed),
     ]

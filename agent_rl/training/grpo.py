@@ -94,8 +94,9 @@ def train_grpo(
     else:
         if steps is None:
             steps = training_steps(
-                args.formats, args.trajectories, tasks, args.task_split, args.drills, args.seed
-            )
+                args.formats, args.trajectories, tasks, args.task_split, args.drills,
+                args.seed if args.data_seed is None else args.data_seed, args.variants,
+            )  # fmt: skip
         dataset = grpo_dataset(
             steps, max_prompts=args.max_prompts, seed=args.seed, tools=args.prompt_tools
         )

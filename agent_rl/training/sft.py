@@ -74,8 +74,9 @@ def train_sft(
     policy, tokenizer = load_policy(model)
     if steps is None:
         steps = training_steps(
-            args.formats, args.trajectories, tasks, args.task_split, args.drills, args.seed
-        )
+            args.formats, args.trajectories, tasks, args.task_split, args.drills,
+            args.seed if args.data_seed is None else args.data_seed, args.variants,
+        )  # fmt: skip
     dataset = sft_dataset(steps)
     metrics = MetricsLog(output_dir)
     extra: list[Any] = [metrics]
