@@ -86,8 +86,11 @@ def train_grpo(
     if args.source == "live":
         from agent_rl.tasks import load_tasks
         from agent_rl.training.rollout import LiveRollout
+        from agent_rl.training.variants import task_variants
 
         tasks = load_tasks(args.task_split) if tasks is None else tasks
+        data_seed = args.seed if args.data_seed is None else args.data_seed
+        tasks = [*tasks, *task_variants(tasks, args.variants, data_seed)]
         dataset = live_dataset(tasks, args.formats)
         rollout = LiveRollout(tasks, args)
         funcs = list(reward_funcs or LIVE_REWARDS)
