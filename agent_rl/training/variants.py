@@ -44,7 +44,7 @@ _POOL = tuple(_POOL_TEXT.split())
 # the workspace's layout (extensions, names runners look for): never renamed.
 _KEEP = """
 sandbox checks exists json get read test tests path content old new query summary start end
-name arguments action list dir write edit search run finish file files py md json yml yaml toml
+name arguments action list dir write edit search run finish file files py md yml yaml toml
 cfg ini txt csv init main readme changelog self cls
 """
 _PROTECTED = frozenset(
