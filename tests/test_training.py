@@ -205,8 +205,9 @@ def test_drills_are_seeded_valid_expert_steps_that_need_escaping(fmt: str) -> No
     assert sum('\\"' in t for t in heavy) >= 5 and sum("\\\\" in t for t in heavy) >= 5
 
 
-def test_task_variants_rename_paths_and_names_and_still_solve() -> None:
+def test_task_variants_rename_paths_and_names_and_still_solve(tmp_path: Path) -> None:
     from agent_rl.tasks import make_sandbox
+    from agent_rl.training.config import GRPOSettings
     from agent_rl.training.data import training_steps
     from agent_rl.training.variants import task_variants
 
@@ -231,6 +232,8 @@ def test_task_variants_rename_paths_and_names_and_still_solve() -> None:
         assert all(sandbox.step(c).ok for c in v.expert) and v.check(sandbox), v.id
     assert "apply_discount" not in str(variants[0].model_dump())  # defined names renamed too
     assert len(training_steps(["react"], variants=2)) > 2.5 * len(training_steps(["react"]))
+    with pytest.raises(ConfigError, match="variants=-1"):
+        GRPOSettings(output_dir=str(tmp_path), variants=-1)
 
 
 # --- real tiny training steps ------------------------------------------------------------------

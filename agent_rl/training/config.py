@@ -24,7 +24,7 @@ from trl import GRPOConfig, SFTConfig
 
 from agent_rl.errors import ConfigError
 
-__all__ = ["GRPOSettings", "SFTSettings", "parse_settings", "policy_lag"]
+__all__ = ["GRPOSettings", "SFTSettings", "data_seed", "parse_settings", "policy_lag"]
 
 _FORMATS = ("json", "react", "hermes")
 _SOURCES = ("recorded", "live")
@@ -219,6 +219,11 @@ class GRPOSettings(GRPOConfig):
         if self.max_episode_steps < 1 or self.max_turn_tokens < 1:
             raise ConfigError("max_episode_steps and max_turn_tokens must be at least 1.")
         super().__post_init__()
+
+
+def data_seed(settings: SFTSettings | GRPOSettings) -> int:
+    """The seed of the run's drills and task variants: ``data_seed``, else ``seed``."""
+    return settings.seed if settings.data_seed is None else settings.data_seed
 
 
 def policy_lag(settings: GRPOConfig) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
-from agent_rl.training.config import GRPOSettings, policy_lag
+from agent_rl.training.config import GRPOSettings, data_seed, policy_lag
 from agent_rl.training.data import StepExample, grpo_dataset, live_dataset, training_steps
 from agent_rl.training.rewards import DEFAULT_WEIGHTS, LIVE_REWARDS, RECORDED_REWARDS
 from agent_rl.training.runs import (
@@ -89,8 +89,7 @@ def train_grpo(
         from agent_rl.training.variants import task_variants
 
         tasks = load_tasks(args.task_split) if tasks is None else tasks
-        data_seed = args.seed if args.data_seed is None else args.data_seed
-        tasks = [*tasks, *task_variants(tasks, args.variants, data_seed)]
+        tasks = [*tasks, *task_variants(tasks, args.variants, data_seed(args))]
         dataset = live_dataset(tasks, args.formats)
         rollout = LiveRollout(tasks, args)
         funcs = list(reward_funcs or LIVE_REWARDS)
@@ -98,7 +97,7 @@ def train_grpo(
         if steps is None:
             steps = training_steps(
                 args.formats, args.trajectories, tasks, args.task_split, args.drills,
-                args.seed if args.data_seed is None else args.data_seed, args.variants,
+                data_seed(args), args.variants,
             )  # fmt: skip
         dataset = grpo_dataset(
             steps, max_prompts=args.max_prompts, seed=args.seed, tools=args.prompt_tools

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
-from agent_rl.training.config import SFTSettings
+from agent_rl.training.config import SFTSettings, data_seed
 from agent_rl.training.data import StepExample, sft_dataset, training_steps
 from agent_rl.training.runs import (
     MetricsLog,
@@ -75,7 +75,7 @@ def train_sft(
     if steps is None:
         steps = training_steps(
             args.formats, args.trajectories, tasks, args.task_split, args.drills,
-            args.seed if args.data_seed is None else args.data_seed, args.variants,
+            data_seed(args), args.variants,
         )  # fmt: skip
     dataset = sft_dataset(steps)
     metrics = MetricsLog(output_dir)
