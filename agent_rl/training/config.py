@@ -27,6 +27,12 @@ from agent_rl.errors import ConfigError
 __all__ = ["GRPOSettings", "SFTSettings", "data_seed", "parse_settings", "policy_lag"]
 
 _FORMATS = ("json", "react", "hermes")
+# Data fields both settings classes have.
+_VARIANTS_HELP = "Renamed variants of each task added to the data (seeded, each one checked)."
+_DATA_SEED_HELP = (
+    "Seed of the drills and variants (default: seed); another than the SFT run's gives prompts "
+    "it never saw."
+)
 _SOURCES = ("recorded", "live")
 
 
@@ -75,16 +81,8 @@ class SFTSettings(SFTConfig):
         default=0,
         metadata={"help": "Synthetic escaping episodes added to the data (seeded; see drills.py)."},
     )
-    variants: int = field(
-        default=0,
-        metadata={"help": "Renamed variants of each task added to the data (seeded, each one "
-                  "checked; see variants.py)."},
-    )  # fmt: skip
-    data_seed: int | None = field(
-        default=None,
-        metadata={"help": "Seed of the drills and variants (default: seed); another than the "
-                  "SFT run's gives prompts it never saw."},
-    )  # fmt: skip
+    variants: int = field(default=0, metadata={"help": _VARIANTS_HELP})
+    data_seed: int | None = field(default=None, metadata={"help": _DATA_SEED_HELP})
     max_seconds: float | None = field(
         default=None,
         metadata={"help": "Stop after this many seconds of training (compute-matched SFT)."},
@@ -152,16 +150,8 @@ class GRPOSettings(GRPOConfig):
         default=0,
         metadata={"help": "Synthetic escaping episodes added to the data (seeded; see drills.py)."},
     )
-    variants: int = field(
-        default=0,
-        metadata={"help": "Renamed variants of each task added to the data (seeded, each one "
-                  "checked; see variants.py)."},
-    )  # fmt: skip
-    data_seed: int | None = field(
-        default=None,
-        metadata={"help": "Seed of the drills and variants (default: seed); another than the "
-                  "SFT run's gives prompts it never saw."},
-    )  # fmt: skip
+    variants: int = field(default=0, metadata={"help": _VARIANTS_HELP})
+    data_seed: int | None = field(default=None, metadata={"help": _DATA_SEED_HELP})
     max_prompts: int | None = field(
         default=None, metadata={"help": "Keep at most this many prompts (seeded sample)."}
     )

@@ -14,10 +14,11 @@ expert solution still runs valid and solves it. Training data only; this module 
 from __future__ import annotations
 
 import builtins
+import json
 import keyword
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -68,18 +69,6 @@ def _words(task: Task) -> list[str]:
     return sorted(w for w in found if len(w) >= 3 and w not in _PROTECTED)
 
 
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _texts(k)
-            yield from _texts(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _texts(v)
-
-
 def _rename(value: Any, sub: Any) -> Any:
     if isinstance(value, str):
         return sub(value)
@@ -94,7 +83,7 @@ def _variant(task: Task, k: int, rng: random.Random) -> Task | None:
     from agent_rl.tasks import Task
 
     data = task.model_dump(mode="json", exclude={"id", "split", "tags"})
-    text = "\n".join(_texts(data)).lower()
+    text = json.dumps(data, ensure_ascii=False).lower()
     words = _words(task)
     free = [w for w in _POOL if w not in text]
     if not words or len(free) < len(words):
