@@ -1,4 +1,4 @@
-"""Procedural families over small code bases: find and fix, update a JSON config, rename.
+"""Procedural families over small code bases: fix, update a JSON config, rename, add a test.
 
 Names (packages, modules, functions, constants, config keys) are drawn from one split's pool;
 paths the prompt does not give must be copied from an observation (``search``, ``list_dir``,
@@ -9,11 +9,13 @@ Validation and ids live in :mod:`agent_rl.tasks.families`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from agent_rl.tasks._build import (
     count,
     edit,
+    exists,
     finish,
     has,
     json_is,
@@ -24,11 +26,12 @@ from agent_rl.tasks._build import (
     same,
     search,
     suite,
+    write,
 )
 from agent_rl.tasks._pools import Draft, Gen
 from agent_rl.verdicts import ToolCall
 
-__all__ = ["config_update", "find_and_fix", "multi_file_rename"]
+__all__ = ["add_test", "config_update", "find_and_fix", "multi_file_rename"]
 
 
 def _function(name: str, a: str, b: str, body: str) -> str:
@@ -241,3 +244,41 @@ def multi_file_rename(g: Gen) -> Draft:
         "tests, then finish."
     )
     return Draft(prompt, files, expert, suite(test_renamed=hidden), ("rename", "multi_file"))
+
+
+def add_test(g: Gen) -> Draft:
+    """Write a declarative test for a line of a module, run just that file: 5 steps."""
+    pkg, mod, other, name, other_name = g.words(5)
+    src, other_src = f"src/{pkg}/{mod}.py", f"src/{pkg}/{other}.py"
+    lines = g.lines(g.randint(3, 6))
+    while all("\\" in x for x in lines):  # the asserted line: quotes, but no backslashes
+        lines = g.lines(len(lines))
+    k = g.rng.choice([i for i, x in enumerate(lines, 1) if "\\" not in x])
+    line = lines[k - 1]
+    example = g.lines(1, avoid=lines)[0]
+    ex_test, new_test = f"tests/test_{other}.py", f"tests/test_{mod}.py"
+    files = {
+        src: "\n".join(lines) + "\n",
+        other_src: example + "\n",
+        ex_test: suite(
+            f"Tests for {other_src}.", **{f"test_{other_name}": [has(other_src, example)]}
+        ),
+    }
+    source = suite(f"Tests for {src}.", **{f"test_{name}": [has(src, line)]})
+    prompt = (
+        f"Add {new_test} with one test, `test_{name}`, asserting that {src} contains line {k} "
+        f"of it exactly, in the same declarative style as {ex_test}. Run the new test file, "
+        "then finish."
+    )
+    expert = [
+        read(ex_test),
+        read(src, k, k),
+        write(new_test, source),
+        run_tests(new_test),
+        finish(f"Added {new_test}."),
+    ]
+    # Any quoting of the asserted line is fine; the workspace's tests must pass at the end.
+    words = [w for w in re.findall(r"[a-z]+", line) if w in g.pool.words]
+    checks = [exists(new_test), has(new_test, f"def test_{name}()"), has(new_test, src)]
+    checks += [has(new_test, w) for w in dict.fromkeys(words)]
+    return Draft(prompt, files, expert, suite(test_new_test=checks), ("new_test", "write"))

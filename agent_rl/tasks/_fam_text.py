@@ -30,25 +30,39 @@ def write_exact(g: Gen) -> Draft:
     """Create (or overwrite) a file with fenced exact text: 3-4 steps."""
     path = g.path()
     folder = path.split("/")[0]
-    content = "\n".join(g.lines(g.randint(2, 6))) + "\n"
+    lines = g.lines(g.randint(2, 6))
+    content = "\n".join(lines) + "\n"
     what = f"the {g.word()} {g.word()} file"
     files = {f"{folder}/README.md": f"# {folder}\n\nFiles of the {g.word()} {g.word()}.\n"}
     if g.randint(0, 2) == 0:  # the file exists: read it, then replace its whole content
-        files[path] = "\n".join(g.lines(g.randint(1, 3), avoid=content.splitlines())) + "\n"
-        prompt = (
-            f"Replace the whole content of {path}, {what}, with exactly the text between the "
-            f"fences below {_EXACT}. Then finish.\n\n{_fence(content)}"
+        files[path] = "\n".join(g.lines(g.randint(1, 3), avoid=lines)) + "\n"
+        prompt = g.choice(
+            [
+                f"Replace the whole content of {path}, {what}, with exactly the text between "
+                f"the fences below {_EXACT}. Then finish.",
+                f"{path} ({what}) is outdated. Overwrite it so that it holds exactly the fenced "
+                f"text below {_EXACT}, then finish.",
+            ]
         )
         expert = [read(path), write(path, content), finish(f"Rewrote {path}.")]
     else:
-        prompt = (
-            f"Create {path}, {what}, with exactly the text between the fences below {_EXACT}. "
-            f"Then finish.\n\n{_fence(content)}"
+        exact = _EXACT
+        if path.endswith(".bat"):  # Windows line endings: a carriage return before each newline
+            content = "\r\n".join(lines) + "\r\n"
+            exact = _EXACT.replace("the file ends with one newline", "every line ends with CRLF")
+        prompt = g.choice(
+            [
+                f"Create {path}, {what}, with exactly the text between the fences below {exact}. "
+                "Then finish.",
+                f"Write a new file {path} ({what}) whose content is exactly the fenced text below "
+                f"{exact}. Then finish.",
+                f"We need {what} at {path}. Create it with exactly this text {exact}, then finish.",
+            ]
         )
         look = ls(folder) if g.randint(0, 1) else ls()
         expert = [look, write(path, content), read(path), finish(f"Created {path}.")]
     return Draft(
-        prompt,
+        f"{prompt}\n\n{_fence(content)}",
         files,
         expert,
         suite(test_exact_content=[exists(path), same(path, content)]),
@@ -123,11 +137,17 @@ def append_log(g: Gen) -> Draft:
     content = "\n".join(lines) + "\n"
     after = content + entry + "\n"
     n = len(lines) + 1
-    prompt = (
-        f"{path} is a JSON Lines log (one JSON object per line). Append the record between the "
-        "fences below as its new last line, exactly as written, keeping the existing lines. "
-        f"Then read the new line back and finish.\n\n{_fence(entry + chr(10))}"
+    prompt = g.choice(
+        [
+            f"{path} is a JSON Lines log (one JSON object per line). Append the record between "
+            "the fences below as its new last line, exactly as written, keeping the existing "
+            "lines. Then read the new line back and finish.",
+            f"Add one record to the JSON Lines log {path}: append the line between the fences "
+            "below at the end of the file, exactly as written (keep the existing lines), read "
+            "it back, then finish.",
+        ]
     )
+    prompt += f"\n\n{_fence(entry + chr(10))}"
     change = (
         edit(path, lines[-1], lines[-1] + "\n" + entry) if g.randint(0, 1) else write(path, after)
     )
@@ -164,9 +184,14 @@ def explore_and_read(g: Gen) -> Draft:
     copied = "\n".join(body[a - 1 : b]) + "\n"
     dest = f"notes/{g.ident()}.txt"
     where = f"{folder}/" if not nested else f"the {folder.split('/')[1]} folder under {base}/"
-    prompt = (
-        f"Copy lines {a} to {b} of the only {target_ext} file in {where} into a new file "
-        f"{dest}: the same text exactly, one line per line, ending with a newline. Then finish."
+    prompt = g.choice(
+        [
+            f"Copy lines {a} to {b} of the only {target_ext} file in {where} into a new file "
+            f"{dest}: the same text exactly, one line per line, ending with a newline. Then "
+            "finish.",
+            f"There is exactly one {target_ext} file in {where}. Copy its lines {a}-{b}, "
+            f"exactly as they are, into a new file {dest} (ending with a newline), then finish.",
+        ]
     )
     expert = [ls(base), ls(folder)] if nested else [ls(folder)]
     expert += [
