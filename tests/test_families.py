@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import agent_rl
-from agent_rl import ConfigError, Scorer, Task
+from agent_rl import ConfigError, Scorer, Task, ToolCall
 from agent_rl.cli import main
 from agent_rl.formats import render_call
 from agent_rl.prompts import build_messages
@@ -239,3 +239,27 @@ def test_exported_from_the_package() -> None:
     assert agent_rl.generate_tasks is generate_tasks and agent_rl.FAMILIES is FAMILIES
     assert agent_rl.load_task_file is load_task_file
     assert agent_rl.save_task_file is save_task_file
+
+
+def _corrupt(text: str) -> str:
+    """``text`` with one character lost: the first quote, backslash or tab, else the last one
+    before the final newline — the slips that break real tool calls."""
+    at = min((i for i in (text.find(c) for c in '"\\\t') if i >= 0), default=-1)
+    if at < 0:
+        at = len(text.rstrip("\n")) - 1
+    return text[:at] + text[at + 1 :]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_one_lost_character_in_a_written_text_fails_the_task(family: str) -> None:
+    tasks = [t for t in SAMPLES["train"] if _family(t) == family][:20]
+    for task in tasks:
+        for j, call in enumerate(task.expert):
+            key = {"write_file": "content", "edit_file": "new"}.get(call.name)
+            if key is None:
+                continue
+            bad = ToolCall(call.name, {**call.arguments, key: _corrupt(call.arguments[key])})
+            box = make_sandbox(task)
+            for i, step in enumerate(task.expert):
+                box.step(bad if i == j else step)
+            assert box.done and not task.check(box), (task.id, j, bad.arguments[key])

@@ -106,7 +106,7 @@ def find_and_fix(g: Gen) -> Draft:
         files,
         expert,
         suite(
-            test_fixed=[has(src, fix), lacks(src, bug)],
+            test_fixed=[has(src, fix), lacks(src, bug), same(src, code.replace(bug, fix))],
             test_tests_untouched=[same(test, files[test])],
         ),
         ("fix", "edit"),
@@ -236,7 +236,7 @@ def multi_file_rename(g: Gen) -> Draft:
         for line in text.splitlines():
             if old in line:
                 expert.append(edit(path, line, line.replace(old, new)))
-        hidden += [lacks(path, old), count(path, new, text.count(old))]
+        hidden += [lacks(path, old), same(path, text.replace(old, new))]
     expert += [search(old), run_tests(), finish(f"Renamed {old} to {new} everywhere.")]
     prompt = (
         f"Rename the function `{old}` to `{new}` everywhere: its definition, every import and "
