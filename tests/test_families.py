@@ -263,3 +263,18 @@ def test_one_lost_character_in_a_written_text_fails_the_task(family: str) -> Non
             for i, step in enumerate(task.expert):
                 box.step(bad if i == j else step)
             assert box.done and not task.check(box), (task.id, j, bad.arguments[key])
+
+
+def test_generated_tasks_feed_the_trainer_and_the_held_out_evaluation() -> None:
+    from agent_rl.evaluation.states import assert_disjoint, held_out_states
+    from agent_rl.training.data import expert_steps
+
+    train, test = SAMPLES["train"][:16], SAMPLES["test"][:16]
+    steps = list(expert_steps(train, ["react", "hermes"]))
+    assert len(steps) == 2 * sum(len(t.expert) for t in train)
+    states = held_out_states("react", test)
+    assert len(states) == sum(len(t.expert) for t in test)
+    assert {s.task_id for s in states} == {t.id for t in test}
+    assert_disjoint([s.messages for s in states], [s.messages for s in steps])
+    with pytest.raises(ConfigError, match="not held out"):
+        held_out_states("react", train)

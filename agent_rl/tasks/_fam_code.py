@@ -34,8 +34,8 @@ from agent_rl.verdicts import ToolCall
 __all__ = ["add_test", "config_update", "find_and_fix", "multi_file_rename"]
 
 
-def _function(name: str, a: str, b: str, body: str) -> str:
-    return f"def {name}({a}: int, {b}: int) -> int:\n    return {body}\n"
+def _function(name: str, a: str, b: str, body: str, returns: str = "int") -> str:
+    return f"def {name}({a}: int, {b}: int) -> {returns}:\n    return {body}\n"
 
 
 def find_and_fix(g: Gen) -> Draft:
@@ -63,8 +63,14 @@ def find_and_fix(g: Gen) -> Draft:
         what, ident = f"`{name}` must be the Windows folder `D:\\{w1.title()}\\{w3}`", name
     code = (
         f'"""{pkg.title()} {mod} helpers."""\n\n'
-        + (f"{bug}\n\n\n" if kind >= 2 else "")
-        + _function(fn, a, b, bug.removeprefix("return ") if kind < 2 else f"{a} * {b}")
+        + (f"{bug}\n\n\n" if kind >= 2 else "\n")
+        + _function(
+            fn,
+            a,
+            b,
+            bug.removeprefix("return ") if kind < 2 else f"{a} * {b}",
+            "bool" if kind == 1 else "int",
+        )
         + "\n\n"
         + _function(f2, c, d, f"{c} // {d}")
     )
