@@ -54,6 +54,8 @@ def find_and_fix(g: Gen) -> Draft:
     elif kind == 2:
         n = g.randint(2, 500)
         m = n + g.randint(1, 99)
+        while str(m).startswith(str(n)):  # "X = 6" must not survive inside "X = 60"
+            m += 1
         bug, fix = f"{name} = {n}", f"{name} = {m}"
         what, ident = f"`{name}` must be {m}, not {n}", name
     else:

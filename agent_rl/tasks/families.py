@@ -10,8 +10,8 @@ task is not solved at the start and is solved at the end. ``save_task_file`` /
 
 Families (steps of the expert): ``write_exact`` (3-4), ``edit_line`` (3-4), ``append_log`` (4),
 ``explore_and_read`` (5-6), ``find_and_fix`` (5-6), ``config_update`` (4-5),
-``multi_file_rename`` (8-12), ``add_test`` (5). This module builds tasks; it trains and
-evaluates nothing.
+``multi_file_rename`` (8-12), ``add_test`` (5), ``insert_section`` (4), ``yaml_service``
+(4-5), ``version_bump`` (7). This module builds tasks; it trains and evaluates nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from agent_rl.errors import ConfigError
 from agent_rl.tasks._fam_code import add_test, config_update, find_and_fix, multi_file_rename
+from agent_rl.tasks._fam_docs import insert_section, version_bump, yaml_service
 from agent_rl.tasks._fam_text import append_log, edit_line, explore_and_read, write_exact
 from agent_rl.tasks._model import Split, Task, make_sandbox
 from agent_rl.tasks._pools import POOLS, Draft, Gen
@@ -49,6 +50,9 @@ FAMILIES: dict[str, Family] = {
     "config_update": config_update,
     "multi_file_rename": multi_file_rename,
     "add_test": add_test,
+    "insert_section": insert_section,
+    "yaml_service": yaml_service,
+    "version_bump": version_bump,
 }
 _ATTEMPTS = 8  # redraws of one instance whose draw happened to be invalid (rare)
 
