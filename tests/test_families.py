@@ -5,6 +5,7 @@ families together exercise every tool and its argument variants."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
 from pathlib import Path
@@ -25,7 +26,8 @@ from agent_rl.tasks import (
     make_sandbox,
     save_task_file,
 )
-from agent_rl.tasks._pools import POOLS
+from agent_rl.tasks._pools import POOLS, Gen
+from agent_rl.tasks.families import validate_task
 
 PER_FAMILY = 50
 SAMPLES = {
@@ -278,3 +280,21 @@ def test_generated_tasks_feed_the_trainer_and_the_held_out_evaluation() -> None:
     assert_disjoint([s.messages for s in states], [s.messages for s in steps])
     with pytest.raises(ConfigError, match="not held out"):
         held_out_states("react", train)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_first_draws_are_valid_so_redraws_stay_a_safety_net(family: str) -> None:
+    """``build_task`` redraws an invalid instance; the generators themselves must not rely on it."""
+    for split in ("train", "test"):
+        for k in range(60):
+            draft = FAMILIES[family](Gen(random.Random(f"{family}|{split}|99|{k}"), POOLS[split]))
+            task = Task(
+                id=f"draw/{k}",
+                prompt=draft.prompt,
+                files=draft.files,
+                split=split,
+                expert=draft.expert,
+                checks=draft.checks,
+                tests_must_pass=draft.tests_must_pass,
+            )
+            validate_task(task)

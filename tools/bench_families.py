@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python tools/bench_families.py            # 400 instances per family
     OMP_NUM_THREADS=1 python tools/bench_families.py --quick    # CI: 40 per family
+    python tools/bench_families.py --tokenizer runs/tiny/tokenizer.json   # also count tokens
 
 Rows per family, side by side in one run (best of ``--repeats``):
 - draw: the family generator alone (random names and contents, the expert's calls);
@@ -10,7 +11,8 @@ Rows per family, side by side in one run (best of ``--repeats``):
   expert stepped through a real sandbox, the checks run before and after).
 Target: full >= 200 instances/s on one core. Then episode sizes: expert steps, and the
 characters of the conversation the model sees before its last call (task prompt + every
-earlier call in react format + its observation; the system prompt is printed once apart).
+earlier call in react format + its observation; the system prompt is printed once apart) and,
+with ``--tokenizer``, the tokens of the whole prompt (system prompt included) before that call.
 """
 
 from __future__ import annotations
@@ -65,10 +67,10 @@ def _tasks(family: str, n: int, seed: int) -> list[Task]:
     ]
 
 
-def _chars_before_last_call(task: Task) -> int:
+def _before_last_call(task: Task) -> list[dict[str, str]]:
     box = make_sandbox(task)
     history = [(render_call(c, "react"), box.step(c).content) for c in task.expert[:-1]]
-    return sum(len(m["content"]) for m in build_messages(task.prompt, history, TOOLS)[1:])
+    return build_messages(task.prompt, history, TOOLS)
 
 
 def main() -> int:
@@ -76,6 +78,7 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="40 instances per family")
     p.add_argument("--n", type=int, help="instances per family (default 400, quick 40)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--tokenizer", help="a tokenizer.json (tokenizers) to count prompt tokens with")
     args = p.parse_args()
     n = args.n or (40 if args.quick else 400)
     print(
@@ -99,18 +102,32 @@ def main() -> int:
     all_rate = n * len(FAMILIES) / total_time
     print(f"{'all (mixed)':<18} {'':>8} {'':>8} {all_rate:>8,.0f}")
 
-    print(f"\nsystem prompt (react): {len(system_prompt(TOOLS, 'react')):,} chars")
-    print(
+    count: Callable[[str], int] | None = None
+    if args.tokenizer:
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(args.tokenizer)
+        count = lambda text: len(tok.encode(text).ids)  # noqa: E731
+    system = system_prompt(TOOLS, "react")
+    print(f"\nsystem prompt (react): {len(system):,} chars", end="")
+    print(f", {count(system):,} tokens" if count else "")
+    head = (
         f"{'family':<18} {'steps':>6} {'chars before last call: median':>31} {'p90':>6} {'max':>6}"
     )
+    print(head + ("  tokens: median    max" if count else ""))
     for family in FAMILIES:
         tasks = [build_task(family, "train", 0, k) for k in range(n)]
         steps = sorted(len(t.expert) for t in tasks)
-        chars = sorted(_chars_before_last_call(t) for t in tasks)
-        print(
+        convs = [_before_last_call(t) for t in tasks]
+        chars = sorted(sum(len(m["content"]) for m in c[1:]) for c in convs)
+        line = (
             f"{family:<18} {f'{steps[0]}-{steps[-1]}':>6} {statistics.median(chars):>31,.0f} "
             f"{chars[int(0.9 * len(chars))]:>6,} {chars[-1]:>6,}"
         )
+        if count:
+            tokens = sorted(count("\n".join(m["content"] for m in c)) for c in convs)
+            line += f"  {statistics.median(tokens):>14,.0f} {tokens[-1]:>6,}"
+        print(line)
     return 0
 
 
