@@ -235,6 +235,15 @@ def test_cli_generates_a_file_that_loads_and_shows_it(
     rc = main(["tasks", "generate", "--split", "train", "--n", "2", "--out", str(out),
                "--families", "bogus"])  # fmt: skip
     assert rc == 2 and "unknown families" in capsys.readouterr().err
+    nested = tmp_path / "new" / "dir" / "fam.jsonl"
+    rc = main(["tasks", "generate", "--split", "train", "--n", "3", "--out", str(nested),
+               "--families", "find_and_fix"])  # fmt: skip
+    assert rc == 0 and [t.id for t in load_task_file(nested)] == [
+        f"fam/find_and_fix/train/0-{k}" for k in range(3)
+    ]
+    (tmp_path / "bad.jsonl").write_text('{"id": "x"}\n', encoding="utf-8")
+    assert main(["tasks", "show", str(tmp_path / "bad.jsonl")]) == 2
+    assert "bad.jsonl:1: not a valid task" in capsys.readouterr().err
 
 
 def test_exported_from_the_package() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 __all__ = ["add_parser", "run"]
 
@@ -51,7 +52,10 @@ def _show(path: str) -> int:
         fam = _family(t.id)
         steps[fam].append(len(t.expert))
         tools[fam].update(c.name for c in t.expert)
-    print(f"{path}: {len(tasks)} tasks")
+    splits = Counter(t.split for t in tasks)
+    print(
+        f"{path}: {len(tasks)} tasks ({', '.join(f'{s} {n}' for s, n in sorted(splits.items()))})"
+    )
     print(f"{'family':<20} {'count':>6} {'steps':>7} {'mean':>5}  tools")
     for fam in sorted(steps):
         s = steps[fam]
@@ -73,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     tasks = generate_tasks(args.split, args.n, seed=args.seed, families=families)
     took = time.perf_counter() - start
     try:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         n = save_task_file(tasks, args.out)
     except OSError as exc:
         raise ConfigError(f"cannot write {args.out}: {exc}") from exc
