@@ -13,6 +13,7 @@ import json
 
 from agent_rl.tasks._build import edit, exists, finish, ls, read, same, suite, write
 from agent_rl.tasks._pools import DIRS, Draft, Gen
+from agent_rl.verdicts import ToolCall
 
 __all__ = ["append_log", "edit_line", "explore_and_read", "write_exact"]
 
@@ -179,23 +180,34 @@ def explore_and_read(g: Gen) -> Draft:
         files[f"{base}/README.md"] = f"# {base}\n\nThe {g.word()} files are in folders below.\n"
     body = g.lines(g.randint(4, 8))
     files[target] = "\n".join(body) + "\n"
-    a = g.randint(1, len(body) - 1)
-    b = g.randint(a + 1, min(len(body), a + 3))
+    n = len(body)
+    mode = g.randint(0, 3)  # 0-1: lines a to b, 2: line a to the end, 3: the first b lines
+    if mode == 2:
+        a, b = g.randint(max(2, n - 3), n), n
+        lines_asked, reading = f"lines {a} to the end", read(target, a)
+    elif mode == 3:
+        a, b = 1, g.randint(2, 4)
+        lines_asked = f"the first {b} lines"
+        reading = ToolCall("read_file", {"path": target, "end_line": b})
+    else:
+        a = g.randint(1, n - 1)
+        b = g.randint(a + 1, min(n, a + 3))
+        lines_asked, reading = f"lines {a} to {b}", read(target, a, b)
     copied = "\n".join(body[a - 1 : b]) + "\n"
     dest = f"notes/{g.ident()}.txt"
     where = f"{folder}/" if not nested else f"the {folder.split('/')[1]} folder under {base}/"
     prompt = g.choice(
         [
-            f"Copy lines {a} to {b} of the only {target_ext} file in {where} into a new file "
+            f"Copy {lines_asked} of the only {target_ext} file in {where} into a new file "
             f"{dest}: the same text exactly, one line per line, ending with a newline. Then "
             "finish.",
-            f"There is exactly one {target_ext} file in {where}. Copy its lines {a}-{b}, "
+            f"There is exactly one {target_ext} file in {where}. Copy {lines_asked} of it, "
             f"exactly as they are, into a new file {dest} (ending with a newline), then finish.",
         ]
     )
     expert = [ls(base), ls(folder)] if nested else [ls(folder)]
     expert += [
-        read(target, a, b),
+        reading,
         write(dest, copied),
         read(dest),
         finish(f"Copied lines {a}-{b} of {target} into {dest}."),
