@@ -89,7 +89,13 @@ def find_and_fix(g: Gen) -> Draft:
         ),
     }
     if g.randint(0, 1):
-        prompt = f"{what}. Find where it is defined, fix that line, run the tests, then finish."
+        prompt = g.choice(
+            [
+                f"{what}. Find where it is defined, fix that line, run the tests, then finish.",
+                f"Bug report: {what}. Search the code for its definition, correct that line, "
+                "run the tests and finish.",
+            ]
+        )
         look = (
             search(ident)
             if g.randint(0, 1)
@@ -97,9 +103,13 @@ def find_and_fix(g: Gen) -> Draft:
         )
         expert = [look, read(src), edit(src, bug, fix), run_tests(), finish(f"Fixed {ident}.")]
     else:
-        prompt = (
-            f"A test in {test} fails. Run the tests, find the bug in the code under test (not in "
-            "the tests), fix it, check that all tests pass, then finish."
+        prompt = g.choice(
+            [
+                f"A test in {test} fails. Run the tests, find the bug in the code under test (not "
+                "in the tests), fix it, check that all tests pass, then finish.",
+                f"The test suite is red: a test in {test} fails. Find the bug in the code it "
+                "tests (leave the tests alone), fix it, make sure all tests pass, then finish.",
+            ]
         )
         expert = [
             run_tests(),
@@ -186,9 +196,13 @@ def config_update(g: Gen) -> Draft:
         ),
     }
     if g.randint(0, 1):
-        prompt = (
-            f"{ask} in {path}. Keep the file valid JSON and the other settings unchanged; run "
-            "the tests, then finish."
+        prompt = g.choice(
+            [
+                f"{ask} in {path}. Keep the file valid JSON and the other settings unchanged; "
+                "run the tests, then finish.",
+                f"{ask} in {path}; the file must stay valid JSON, with every other setting as it "
+                "is. Run the tests, then finish.",
+            ]
         )
         expert = [read(path)]
     else:
@@ -246,10 +260,15 @@ def multi_file_rename(g: Gen) -> Draft:
                 expert.append(edit(path, line, line.replace(old, new)))
         hidden += [lacks(path, old), same(path, text.replace(old, new))]
     expert += [search(old), run_tests(), finish(f"Renamed {old} to {new} everywhere.")]
-    prompt = (
-        f"Rename the function `{old}` to `{new}` everywhere: its definition, every import and "
-        f"call, and any docs that mention it. Nothing may still refer to `{old}`. Run the "
-        "tests, then finish."
+    prompt = g.choice(
+        [
+            f"Rename the function `{old}` to `{new}` everywhere: its definition, every import "
+            f"and call, and any docs that mention it. Nothing may still refer to `{old}`. Run the "
+            "tests, then finish.",
+            f"`{old}` is a poor name: rename the function to `{new}` in its definition, every "
+            f"import and call, and the docs. No reference to `{old}` may remain. Run the tests, "
+            "then finish.",
+        ]
     )
     return Draft(prompt, files, expert, suite(test_renamed=hidden), ("rename", "multi_file"))
 
@@ -273,10 +292,15 @@ def add_test(g: Gen) -> Draft:
         ),
     }
     source = suite(f"Tests for {src}.", **{f"test_{name}": [has(src, line)]})
-    prompt = (
-        f"Add {new_test} with one test, `test_{name}`, asserting that {src} contains line {k} "
-        f"of it exactly, in the same declarative style as {ex_test}. Run the new test file, "
-        "then finish."
+    prompt = g.choice(
+        [
+            f"Add {new_test} with one test, `test_{name}`, asserting that {src} contains line "
+            f"{k} of it exactly, in the same declarative style as {ex_test}. Run the new test "
+            "file, then finish.",
+            f"Write {new_test}: one test named `test_{name}` that asserts {src} contains its "
+            f"line {k} exactly, in the declarative style of {ex_test}. Run that test file, then "
+            "finish.",
+        ]
     )
     expert = [
         read(ex_test),

@@ -77,11 +77,15 @@ def insert_section(g: Gen) -> Draft:
         first = content.count("\n") + 2
     after = content.replace(anchor, new)
     last = first + 2 + body.count("\n")
-    prompt = (
-        f"Add a `## {title}` section {where} of {path} whose body is {what}, exactly the text "
-        f"between the fences below. Leave the rest of {path} as it is, then finish.\n\n"
-        f"````\n{body}\n````"
+    prompt = g.choice(
+        [
+            f"Add a `## {title}` section {where} of {path} whose body is {what}, exactly the "
+            f"text between the fences below. Leave the rest of {path} as it is, then finish.",
+            f"{path} needs a `## {title}` section {where}: its body is {what}, exactly the "
+            f"fenced text below. Change nothing else in {path}, then finish.",
+        ]
     )
+    prompt += f"\n\n````\n{body}\n````"
     expert = [
         read(path),
         edit(path, anchor, new),
@@ -132,7 +136,13 @@ def yaml_service(g: Gen) -> Draft:
     for old, new in edits:
         after = after.replace(old, new)
     ask = " and ".join(asks) if mode == 2 else asks[0].replace("give it", f"give the {svc} service")
-    prompt = f"In {path}, {ask}. Keep the YAML indentation style of the file; then finish."
+    prompt = g.choice(
+        [
+            f"In {path}, {ask}. Keep the YAML indentation style of the file; then finish.",
+            f"{ask[0].upper()}{ask[1:]} in {path}, keeping the file's YAML indentation style. "
+            "Then finish.",
+        ]
+    )
     expert = [read(path), *(edit(path, o, n) for o, n in edits), read(path)]
     expert.append(finish(f"Updated the {svc} service in {path}."))
     return Draft(
@@ -175,10 +185,15 @@ def version_bump(g: Gen) -> Draft:
         init_path: init.replace(f'__version__ = "{old}"', f'__version__ = "{new}"'),
         "CHANGELOG.md": changelog.replace(f"## [{old}]\n", new_changelog_head),
     }
-    prompt = (
-        f"Release version {new} of {name} (currently {old}): update the version in "
-        f"pyproject.toml and in {init_path}, and add a `## [{new}]` section at the top of "
-        f"CHANGELOG.md (above {old}) with the entry `{entry}`. Finish."
+    prompt = g.choice(
+        [
+            f"Release version {new} of {name} (currently {old}): update the version in "
+            f"pyproject.toml and in {init_path}, and add a `## [{new}]` section at the top of "
+            f"CHANGELOG.md (above {old}) with the entry `{entry}`. Finish.",
+            f"Prepare the {new} release of {name} (now {old}): set the version to {new} in "
+            f"pyproject.toml and in {init_path}, and put a `## [{new}]` section with the entry "
+            f"`{entry}` at the top of CHANGELOG.md, above {old}. Then finish.",
+        ]
     )
     expert = [
         search(old),

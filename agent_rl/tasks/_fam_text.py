@@ -81,9 +81,13 @@ def edit_line(g: Gen) -> Draft:
     after = "\n".join([*lines[: k - 1], new, *lines[k:]]) + "\n"
     files = {path: content}
     if g.randint(0, 1):
-        prompt = (
-            f"In {path}, replace the line\n\n{_fence(old + chr(10))}\n\nwith exactly\n\n"
-            f"{_fence(new + chr(10))}\n\n(every character counts). Then finish."
+        prompt = g.choice(
+            [
+                f"In {path}, replace the line\n\n{_fence(old + chr(10))}\n\nwith exactly\n\n"
+                f"{_fence(new + chr(10))}\n\n(every character counts). Then finish.",
+                f"Change this line of {path}:\n\n{_fence(old + chr(10))}\n\ninto exactly this "
+                f"one (every character counts):\n\n{_fence(new + chr(10))}\n\nThen finish.",
+            ]
         )
         expert = [read(path), edit(path, old, new), finish(f"Replaced one line of {path}.")]
     else:
