@@ -242,7 +242,11 @@ def test_bad_arguments_are_config_errors() -> None:
         generate_tasks("train", 3, families=["nope"])
     with pytest.raises(ConfigError, match="n must be"):
         generate_tasks("train", -1)
+    with pytest.raises(ConfigError, match="seed must be"):
+        generate_tasks("train", 1, seed="0")  # type: ignore[arg-type]
     assert generate_tasks("train", 0) == []
+    negative = generate_tasks("train", 2, seed=-3)
+    assert [t.id for t in negative] == ["fam/write_exact/train/-3-0", "fam/edit_line/train/-3-1"]
     only = generate_tasks("test", 4, seed=1, families=["edit_line", "write_exact"])
     assert [_family(t) for t in only] == ["edit_line", "write_exact"] * 2
 

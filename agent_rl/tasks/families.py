@@ -126,6 +126,8 @@ def generate_tasks(
         )
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ConfigError(f"n must be an integer >= 0, not {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed must be an integer, not {seed!r}")
     return [build_task(names[k % len(names)], split, seed, k) for k in range(n)]
 
 
