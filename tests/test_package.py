@@ -15,6 +15,7 @@ PKG = Path(agent_rl.__file__).parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "verdicts"),
     ("strict_json",),
+    ("kinds",),
     ("tool_spec", "_schema"),
     ("formats",),
     ("scorer",),
