@@ -144,7 +144,9 @@ def test_the_build_does_not_depend_on_hash_seed_threads_or_corpus_order(tmp_path
     import sys
 
     folders = []
-    for i, (hash_seed, threads, order) in enumerate([("1", "1", "forward"), ("2", "3", "reversed")]):
+    for i, (hash_seed, threads, order) in enumerate(
+        [("1", "1", "forward"), ("2", "3", "reversed")]
+    ):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "RAYON_NUM_THREADS": threads}
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
         out = tmp_path / f"m{i}"
@@ -153,3 +155,13 @@ def test_the_build_does_not_depend_on_hash_seed_threads_or_corpus_order(tmp_path
     assert _digest(folders[0]) == _digest(folders[1])
     vocab = json.loads((folders[0] / "tokenizer.json").read_text())["model"]["vocab"]
     assert len(vocab) >= 900 - 30  # capped by vocab_size (less the added tokens), not by the corpus
+    # the system-prompt phrases are whole tokens that cost no merges: byte-level BPE entries
+    # never hold a raw space, and a merge that did would be unreachable
+    assert not [t for t in vocab if " " in t]
+    from transformers import AutoTokenizer
+
+    from agent_rl.models import default_phrases
+
+    tokenizer = AutoTokenizer.from_pretrained(folders[0])
+    for phrase in default_phrases():
+        assert len(tokenizer(phrase, add_special_tokens=False)["input_ids"]) == 1, phrase
