@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from agent_rl.errors import StoreError
+from agent_rl.formats import Format
 from agent_rl.trajectories.fields import (
     CallField,
     JsonDict,
@@ -67,8 +68,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 2
-Format = Literal["json", "react", "hermes"]
 Status = Literal["finished", "final_answer", "max_steps", "error"]
+"""How an episode ended (``Outcome.status``)."""
 Source = Literal["agent", "langchain", "recorder", "other"]
 
 
