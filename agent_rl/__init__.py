@@ -2,7 +2,7 @@
 
 Data flows one way through the modules (each imports only from those before it)::
 
-    verdicts/errors → strict_json → tool_spec → formats → scorer → sandbox → tasks
+    verdicts/errors → strict_json → kinds → tool_spec → formats → scorer → sandbox → tasks
       → trajectories → recorder → policies → agent → integrations → models → training
       → evaluation → demo → commands → cli
 

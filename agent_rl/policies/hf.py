@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from agent_rl.errors import PolicyError
+from agent_rl.policies.base import Completion, TextPolicy
+from agent_rl.verdicts import Messages
 
 __all__ = ["HFPolicy", "load_model"]
 
-Messages = list[dict[str, Any]]
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>")
 
 
@@ -76,7 +77,7 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class HFPolicy:
+class HFPolicy(TextPolicy):
     """A transformers causal LM behind the ``Policy`` interface.
 
     ``model_or_path`` is an in-memory model (then pass ``tokenizer``) or a folder / hub name.
@@ -151,6 +152,10 @@ class HFPolicy:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def generate(self, batch: list[Messages]) -> list[str]:
+        return [c.text for c in self.completions(batch)]
+
+    def completions(self, batch: list[Messages]) -> list[Completion]:
+        """The whole batch's completions with their token counts (also kept in ``last_usage``)."""
         import torch
 
         prompts = [self.prompt_ids(messages) for messages in batch]
@@ -180,7 +185,10 @@ class HFPolicy:
         finally:
             self.model.train(was_training)
         self.last_usage = usage
-        return texts
+        return [
+            Completion(text, u["prompt_tokens"], u["completion_tokens"])
+            for text, u in zip(texts, usage, strict=True)
+        ]
 
     def _generate(self, prompts: Sequence[list[int]]) -> list[tuple[str, int]]:
         import torch
