@@ -29,7 +29,7 @@ import httpx
 from agent_rl.errors import ConfigError, EndpointError, PolicyError
 from agent_rl.verdicts import ToolCall
 
-__all__ = ["OpenAIPolicy", "chat_completions_url", "render_raw_call"]
+__all__ = ["OpenAIPolicy", "chat_completions_url", "message_text", "render_raw_call"]
 
 Messages = list[dict[str, Any]]
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -61,6 +61,27 @@ def render_raw_call(name: str, arguments: Any, fmt: str, thought: str | None = N
     if match is None:  # a format that does not embed arguments as one JSON object: a bug
         raise PolicyError(f"format {fmt!r} does not embed call arguments as a JSON object")
     return text[: match.start()] + raw + text[match.end() :]
+
+
+def message_text(message: dict[str, Any], fmt: str) -> str:
+    """The raw text of an assistant message in ``fmt``: its ``content``, or its native
+    ``tool_calls`` rendered with their *raw* ``arguments`` strings (the content before them as
+    the first call's thought). One call per output is the scorer's rule, so several calls
+    render as several calls and are scored ``multiple_calls``."""
+    content = message.get("content") or ""
+    if isinstance(content, list):  # content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    calls = message.get("tool_calls") or []
+    if not calls:
+        return str(content)
+    rendered = []
+    for i, call in enumerate(calls):
+        function = call.get("function", {}) if isinstance(call, dict) else {}
+        thought = str(content) if i == 0 and str(content).strip() else None
+        rendered.append(
+            render_raw_call(function.get("name", ""), function.get("arguments", ""), fmt, thought)
+        )
+    return "\n".join(rendered)
 
 
 def _snippet(body: bytes, limit: int = 200) -> str:
@@ -256,19 +277,4 @@ class OpenAIPolicy:
                 f"{self.url} answered without choices[0].message: "
                 f"{_snippet(json.dumps(data).encode())!r}"
             ) from None
-        content = message.get("content") or ""
-        if isinstance(content, list):  # content parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        calls = message.get("tool_calls") or []
-        if not calls:
-            return str(content)
-        rendered = []
-        for i, call in enumerate(calls):
-            function = call.get("function", {}) if isinstance(call, dict) else {}
-            thought = str(content) if i == 0 and str(content).strip() else None
-            rendered.append(
-                render_raw_call(
-                    function.get("name", ""), function.get("arguments", ""), self.format, thought
-                )
-            )
-        return "\n".join(rendered)
+        return message_text(message, self.format)
