@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("training",),
     ("evaluation",),
     ("demo",),
+    ("runtime",),
     ("commands",),
     ("cli",),
 )
