@@ -8,11 +8,13 @@ returned choice; ``metadata.extra["conversation_id"]`` and ``["turn"]`` tie the 
 conversation together and :func:`conversations` reads them back as one trajectory each.
 
 Which conversation a request continues: every answer registers the digest of "the request's
-messages + that assistant message" (canonical form: role, text content, tool calls as name and
-parsed arguments — ids and whitespace that clients rewrite are left out); a later request whose
+messages + that assistant message" (canonical form: role, text content, tool calls as id, name
+and parsed arguments — the JSON whitespace clients rewrite is left out); a later request whose
 messages start with a registered prefix continues that conversation, else it starts a new one.
-A client may also name its conversation with the ``X-Conversation-Id`` header. The index is
-in memory and bounded (oldest forgotten first).
+Tool-call ids are unique, so conversations with the same opening are told apart once a call is
+made; two conversations identical in every word are not (the later one gets both) — name them
+with the ``X-Conversation-Id`` header. The index is in memory and bounded (oldest forgotten
+first), so a restarted server starts new conversations.
 
 This module scores (``agent_rl.scorer``) and stores (``agent_rl.trajectories``); it does not
 speak HTTP.
@@ -65,15 +67,12 @@ def _arguments(raw: Any) -> Any:
 
 def canonical(message: dict[str, Any]) -> list[Any]:
     """What identifies a message across clients that re-serialise it."""
-    calls = [
-        [
-            str((c.get("function") or {}).get("name")),
-            _arguments((c.get("function") or {}).get("arguments")),
-        ]
-        for c in message.get("tool_calls") or []
-        if isinstance(c, dict)
-    ]
-    return [message.get("role"), _text(message.get("content")), calls]
+    calls = []
+    for c in message.get("tool_calls") or []:
+        if isinstance(c, dict):
+            function = c.get("function") or {}
+            calls.append([c.get("id"), function.get("name"), _arguments(function.get("arguments"))])
+    return [message.get("role"), _text(message.get("content")), calls, message.get("tool_call_id")]
 
 
 def _digests(messages: Sequence[dict[str, Any]]) -> list[str]:

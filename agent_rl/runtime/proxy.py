@@ -101,7 +101,7 @@ def create_proxy_app(
             capture.close()
 
     app = FastAPI(title="agent-rl proxy", docs_url=None, redoc_url=None, lifespan=lifespan)
-    app.state.capture = capture
+    app.state.capture, app.state.relays_headers = capture, True
     add_error_handlers(app)
 
     async def send(request: Request, url: str, body: bytes) -> httpx.Response:

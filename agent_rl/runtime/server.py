@@ -19,9 +19,16 @@ from agent_rl.errors import ConfigError
 __all__ = ["BackgroundServer", "run_foreground"]
 
 
+def _own_headers(app: Any) -> dict[str, bool]:
+    """uvicorn adds ``server`` and ``date`` headers; an app that relays an upstream's headers
+    (``app.state.relays_headers``) must not get a second copy."""
+    relays = bool(getattr(getattr(app, "state", None), "relays_headers", False))
+    return {"server_header": not relays, "date_header": not relays}
+
+
 def run_foreground(app: Any, host: str, port: int, log_level: str = "info") -> None:
     """Serve ``app`` until interrupted (Ctrl-C / SIGTERM shut it down cleanly)."""
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **_own_headers(app))
 
 
 class BackgroundServer:
@@ -30,7 +37,9 @@ class BackgroundServer:
     def __init__(
         self, app: Any, host: str = "127.0.0.1", port: int = 0, *, start_timeout: float = 20.0
     ) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="on", **_own_headers(app)
+        )
         self.server = uvicorn.Server(config)
         self.host, self.start_timeout = host, start_timeout
         self.port: int | None = None
