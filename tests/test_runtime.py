@@ -9,6 +9,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,10 @@ def proxied(
         yield server, store
 
 
-def client(base_url: str) -> Any:
-    return openai.OpenAI(base_url=base_url, api_key="test", max_retries=0, timeout=30)
+@contextmanager
+def client(base_url: str) -> Iterator[Any]:
+    with openai.OpenAI(base_url=base_url, api_key="test", max_retries=0, timeout=30) as api:
+        yield api
 
 
 def as_message(message: Any) -> dict[str, Any]:
@@ -96,7 +99,12 @@ def as_message(message: Any) -> dict[str, Any]:
 def run_openai_agent(base_url: str, stream: bool) -> tuple[list[dict[str, Any]], list[Any]]:
     """A coding agent: the openai SDK, the sandbox executing each returned tool call.
     Returns the requests' messages and the messages the client got, in order."""
-    sandbox, api = make_sandbox(TASK), client(base_url)
+    with client(base_url) as api:
+        return _run_openai_agent(api, stream)
+
+
+def _run_openai_agent(api: Any, stream: bool) -> tuple[list[dict[str, Any]], list[Any]]:
+    sandbox = make_sandbox(TASK)
     messages: list[dict[str, Any]] = [{"role": "user", "content": TASK.prompt}]
     sent, got = [], []
     for _ in range(len(TASK.expert) + 3):  # bounded
@@ -285,8 +293,11 @@ def test_unknown_routes_get_openai_error_bodies(served, method, path, status) ->
 def test_a_failing_policy_is_a_500_error_body_and_a_recorded_step(tmp_path) -> None:
     store = tmp_path / "s.jsonl"
     policy = ScriptedPolicy([["only one"]], name=MODEL)  # a second conversation has no script
-    with BackgroundServer(create_serve_app(ServedPolicy(policy), store=store)) as server:
-        api = client(server.base_url)
+    with ExitStack() as stack:
+        server = stack.enter_context(
+            BackgroundServer(create_serve_app(ServedPolicy(policy), store=store))
+        )
+        api = stack.enter_context(client(server.base_url))
         assert api.chat.completions.create(**GOOD).choices[0].message.content == "only one"
         with pytest.raises(openai.InternalServerError, match="all 1 scripts are in use"):
             api.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "2"}])
@@ -327,22 +338,16 @@ def test_generation_runs_off_the_event_loop(tmp_path) -> None:
 
 def test_conversations_are_told_apart_and_named_by_header(served) -> None:
     server, store = served
-    api = client(server.base_url)
     first = [{"role": "user", "content": TASK.prompt}]
-    a = api.chat.completions.create(model=MODEL, messages=first, tools=TOOLS)
-    b = api.chat.completions.create(model=MODEL, messages=first, tools=TOOLS)  # same opening
-    for reply in (a, b):  # each continues its own conversation
-        msg = reply.choices[0].message
-        api.chat.completions.create(
-            model=MODEL,
-            tools=TOOLS,
-            messages=[
-                *first,
-                as_message(msg),
-                {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "ok"},
-            ],
-        )
-    api.chat.completions.create(**GOOD, extra_headers={"X-Conversation-Id": "mine"})
+    with client(server.base_url) as api:
+        a = api.chat.completions.create(model=MODEL, messages=first, tools=TOOLS)
+        b = api.chat.completions.create(model=MODEL, messages=first, tools=TOOLS)  # same opening
+        for reply in (a, b):  # each continues its own conversation
+            msg = reply.choices[0].message
+            result = {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "ok"}
+            again = [*first, as_message(msg), result]
+            api.chat.completions.create(model=MODEL, tools=TOOLS, messages=again)
+        api.chat.completions.create(**GOOD, extra_headers={"X-Conversation-Id": "mine"})
     trajs = conversations(store)
     assert [len(t.steps) for t in trajs] == [2, 2, 1] and trajs[2].id == "mine"
     for traj, reply in zip(trajs, (a, b), strict=False):
