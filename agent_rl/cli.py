@@ -17,7 +17,7 @@ from agent_rl.errors import AgentRLError
 
 __all__ = ["main"]
 
-COMMANDS = ("record", "score", "sft", "train", "eval", "demo", "serve", "proxy")
+COMMANDS = ("record", "score", "sft", "train", "eval", "demo", "serve", "proxy", "online")
 
 
 def build_parser() -> argparse.ArgumentParser:

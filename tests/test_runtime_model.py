@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,78 @@ def _serve_and_proxy_commands(tiny: Path, tmp_path: Path, stack: ExitStack) -> N
         (line,) = TrajectoryStore(tmp_path / name).read()
         assert line.steps[0].raw_output == (reply.choices[0].message.content or "")
     assert json.loads(json.dumps(line.steps[0].extra["response"]))["role"] == "assistant"
+
+
+# --- online: learn from what is served ------------------------------------------------------------
+
+
+def text_checksum(completions: list[Any], **kwargs: Any) -> list[float | None]:
+    """A reward with variance between any two different texts: the untrained tiny model never
+    writes a valid call, so ``arguments_valid`` alone would give every group zero advantage."""
+    from agent_rl.training.rewards import completion_text
+
+    return [float(zlib.crc32(completion_text(c).encode()) % 97) for c in completions]
+
+
+def test_online_learner_trains_on_fresh_served_steps_and_swaps_weights(tiny, tmp_path) -> None:
+    import torch
+
+    from agent_rl.runtime.online import OnlineLearner
+    from agent_rl.training.rewards import arguments_valid
+
+    policy = HFPolicy(str(tiny), max_new_tokens=8)
+    store = tmp_path / "s.jsonl"
+    served = ServedPolicy(policy, name="tiny")
+    learner = OnlineLearner(
+        served,
+        store,
+        tmp_path / "online",
+        max_prompts=2,
+        reward_funcs=[arguments_valid, text_checksum],
+        max_completion_length=8,
+        learning_rate=1e-2,
+        temperature=1.0,
+    )
+    ask = {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": "gcd of 12 and 18?"}],
+        "tools": [GCD],
+        "max_tokens": 8,
+    }
+    with BackgroundServer(create_serve_app(served, store=store)) as server:
+        url = f"{server.base_url}/chat/completions"
+        assert learner.update() is None  # nothing served yet
+        for _ in range(2):
+            assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        before = {k: v.clone() for k, v in policy.model.state_dict().items()}
+        first = learner.update()
+        assert first is not None and first.version == 1 == served.weights_version
+        assert first.samples == 2 and first.lags == [0, 0]
+        assert first.result is not None and first.result.global_step == 1
+        after = policy.model.state_dict()
+        assert any(not torch.equal(before[k], after[k]) for k in before)  # new weights served
+        assert all(torch.equal(after[k], v) for k, v in learner.model.state_dict().items())
+        assert learner.update() is None  # each served sample is learned from once
+        reply = httpx.post(url, json=ask, timeout=60).json()
+        assert reply["system_fingerprint"] == "agent-rl-w1"
+        served.swap_weights(policy.model.state_dict())  # v2: the v1 sample is one version old
+        served.swap_weights(policy.model.state_dict())  # v3: now too old to learn from
+        assert learner.fresh_steps()[0] == []
+        assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        third = learner.update()
+    assert third is not None and third.lags == [0] and third.version == 4
+    versions = [t.metadata.extra["weights_version"] for t in TrajectoryStore(store).read()]
+    assert versions == [0, 0, 1, 3]
+
+
+def test_online_command_needs_a_store_and_a_local_model(tiny, capsys) -> None:
+    from agent_rl.cli import main
+    from agent_rl.errors import ConfigError
+    from agent_rl.runtime.online import OnlineLearner
+
+    assert main(["online", str(tiny), "--port", "0"]) == 2
+    assert "needs --store" in capsys.readouterr().err
+    from agent_rl import ScriptedPolicy
+
+    with pytest.raises(ConfigError, match="only a local model can be trained"):
+        OnlineLearner(ServedPolicy(ScriptedPolicy(["x"])), "s.jsonl", "out")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_parser", "need_runtime", "run"]
+__all__ = ["add_parser", "add_serve_flags", "need_runtime", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,6 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_serve_flags(p)
+
+
+def add_serve_flags(p: argparse.ArgumentParser) -> None:
+    """The flags ``serve`` and ``online`` share."""
     p.add_argument("model", help="a saved model folder or hub name")
     p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
     p.add_argument("--port", type=int, default=8000)

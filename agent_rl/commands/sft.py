@@ -58,9 +58,17 @@ def trl_argv(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
     return argv
 
 
-_FLAGS = ("output_dir", "max_steps", "max_seconds", "learning_rate",
-          "per_device_train_batch_size", "formats", "trajectories",
-          "resume_from_checkpoint", "seed")  # fmt: skip
+_FLAGS = (
+    "output_dir",
+    "max_steps",
+    "max_seconds",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "formats",
+    "trajectories",
+    "resume_from_checkpoint",
+    "seed",
+)
 
 
 def model_path(args: argparse.Namespace) -> str:

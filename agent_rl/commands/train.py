@@ -19,10 +19,21 @@ from agent_rl.commands.sft import common_flags, model_path, trl_argv
 
 __all__ = ["add_parser", "run"]
 
-_FLAGS = ("output_dir", "max_steps", "max_seconds", "learning_rate",
-          "per_device_train_batch_size", "formats", "trajectories",
-          "resume_from_checkpoint", "seed", "source", "num_generations", "temperature",
-          "max_completion_length")  # fmt: skip
+_FLAGS = (
+    "output_dir",
+    "max_steps",
+    "max_seconds",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "formats",
+    "trajectories",
+    "resume_from_checkpoint",
+    "seed",
+    "source",
+    "num_generations",
+    "temperature",
+    "max_completion_length",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

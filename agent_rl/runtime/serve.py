@@ -74,7 +74,8 @@ class ServedPolicy:
         self.name = name or policy.name
         self.max_tokens = max_tokens
         self.weights_version = 0
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        """Held while generating and while swapping weights."""
 
     def complete(
         self,
@@ -89,7 +90,7 @@ class ServedPolicy:
     ) -> tuple[list[Completion], int | None, int]:
         """``(completions, prompt tokens, weights version)`` for one request."""
         limit = max_tokens or self.max_tokens
-        with self._lock:
+        with self.lock:
             version = self.weights_version
             policy = self.policy
             if isinstance(policy, HFPolicy):
@@ -147,7 +148,7 @@ class ServedPolicy:
 
     def swap_weights(self, state_dict: dict[str, Any]) -> int:
         """Load new weights into the served model between requests; returns the new version."""
-        with self._lock:
+        with self.lock:
             model = getattr(self.policy, "model", None)
             if model is None:
                 raise PolicyError(f"{self.name}: only a model policy can take new weights")
