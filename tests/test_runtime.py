@@ -402,8 +402,13 @@ def test_proxy_answers_504_on_an_upstream_timeout_and_records_it(tmp_path) -> No
 
 
 def fixed_upstream(routes: dict[str, Callable[[], Any]]) -> Any:
-    """A hosted-API stand-in that answers fixed bytes (gzip, odd SSE chunking, raw arguments)."""
+    """A hosted-API stand-in that answers fixed bytes (gzip, odd SSE chunking, raw arguments),
+    and echoes the request it got on ``/v1/models``."""
     app = FastAPI()
+
+    @app.get("/v1/models")
+    async def echo(request: Request) -> Any:
+        return {"headers": request.headers.items(), "query": request.url.query}
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
@@ -494,3 +499,17 @@ def test_proxy_relays_upstream_bytes_unchanged_and_scores_raw_arguments(tmp_path
         assert step.verdict.stage == "parse" and step.verdict.errors[0].type == "trailing_comma"
         assert step.extra["response"]["tool_calls"][0]["function"]["arguments"] == raw_args
     assert [s.prompt_tokens for t in TrajectoryStore(store).read() for s in t.steps] == [7, None]
+
+
+def test_proxy_forwards_the_clients_headers_and_query_and_adds_none(tmp_path) -> None:
+    sent = {"user-agent": "my-agent/1.0", "authorization": "Bearer sk-test", "x-trace": "7"}
+    with (
+        BackgroundServer(fixed_upstream({})) as up,
+        BackgroundServer(create_proxy_app(up.base_url, store=tmp_path / "p.jsonl")) as proxy,
+    ):
+        direct = httpx.get(f"{up.base_url}/models?api-version=2", headers=sent, timeout=10)
+        via = httpx.get(f"{proxy.base_url}/models?api-version=2", headers=sent, timeout=10)
+    assert via.json()["query"] == direct.json()["query"] == "api-version=2"
+    got = [(k, v) for k, v in via.json()["headers"] if k not in ("host", "connection")]
+    expected = [(k, v) for k, v in direct.json()["headers"] if k not in ("host", "connection")]
+    assert got == expected and ("authorization", "Bearer sk-test") in got

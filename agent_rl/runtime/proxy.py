@@ -106,6 +106,8 @@ def create_proxy_app(
 
     async def send(request: Request, url: str, body: bytes) -> httpx.Response:
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _REQUEST_SKIP]
+        if request.url.query:  # e.g. Azure's ?api-version=
+            url += ("&" if "?" in url else "?") + request.url.query
         outgoing = clients[0].build_request(request.method, url, headers=headers, content=body)
         for default in ("accept", "accept-encoding", "user-agent"):  # httpx's, not the client's
             if default not in request.headers:
