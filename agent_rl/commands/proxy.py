@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from agent_rl.commands.serve import add_endpoint_flags, need_runtime
+
 __all__ = ["add_parser", "run"]
 
 
@@ -24,21 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--upstream", required=True, help="the upstream API root, e.g. http://h:8000/v1")
-    p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
-    p.add_argument("--port", type=int, default=8001)
-    p.add_argument("--store", metavar="FILE.jsonl", help="record each call here")
-    p.add_argument(
-        "--format",
-        choices=("hermes", "json", "react"),
-        default="hermes",
-        help="the format native tool calls are rendered in for scoring",
-    )
+    add_endpoint_flags(p, port=8001, what="the format tool calls are rendered in for scoring")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per upstream call")
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent_rl.commands.serve import need_runtime
-
     need_runtime()
     from agent_rl.policies.openai import chat_completions_url
     from agent_rl.runtime import create_proxy_app

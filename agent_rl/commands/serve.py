@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_parser", "add_serve_flags", "need_runtime", "run"]
+__all__ = ["add_endpoint_flags", "add_parser", "add_serve_flags", "need_runtime", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,18 +31,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def add_serve_flags(p: argparse.ArgumentParser) -> None:
     """The flags ``serve`` and ``online`` share."""
     p.add_argument("model", help="a saved model folder or hub name")
-    p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--store", metavar="FILE.jsonl", help="record each request here")
-    p.add_argument("--name", help="the model name clients ask for (default: MODEL)")
-    p.add_argument(
-        "--format",
-        choices=("hermes", "json", "react"),
-        default="hermes",
-        help="how the model writes a call (default: hermes, the Qwen2.5 template's)",
+    add_endpoint_flags(
+        p, port=8000, what="how the model writes a call (default: hermes, the Qwen2.5 template's)"
     )
+    p.add_argument("--name", help="the model name clients ask for (default: MODEL)")
     p.add_argument("--max-tokens", type=int, default=256, help="default max_tokens per request")
     p.add_argument("--device", help="cpu, cuda ... (default: cuda when present)")
+
+
+def add_endpoint_flags(p: argparse.ArgumentParser, *, port: int, what: str) -> None:
+    """``--host``, ``--port``, ``--store`` and ``--format``: what every runtime command takes."""
+    p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
+    p.add_argument("--port", type=int, default=port, help=f"default: {port}")
+    p.add_argument("--store", metavar="FILE.jsonl", help="record each request here")
+    p.add_argument("--format", choices=("hermes", "json", "react"), default="hermes", help=what)
 
 
 def need_runtime() -> None:
