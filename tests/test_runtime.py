@@ -259,6 +259,17 @@ BAD_SCHEMA = {"type": "object", "properties": {"a": {"type": "strin"}}}
         ({**GOOD, "stream": "yes"}, 400, "stream"),
         ({**GOOD, "tool_choice": "always"}, 400, "tool_choice"),
         (
+            {**GOOD, "messages": [{"role": "assistant", "tool_calls": [{"function": {}}]}]},
+            400,
+            "messages.0.tool_calls.0.function.name",
+        ),
+        (
+            {**GOOD, "messages": [{"role": "assistant", "tool_calls": "f"}]},
+            400,
+            "messages.0.tool_calls",
+        ),
+        (b"{" + b" " * (33 << 20) + b"}", 413, None),
+        (
             {**GOOD, "tool_choice": {"type": "function", "function": {"name": "nope"}}},
             400,
             "tool_choice",
@@ -275,6 +286,7 @@ def test_bad_requests_get_openai_error_bodies_and_the_server_lives(
         assert r.status_code == status, r.text
         error = r.json()["error"]
         assert error["message"] and error["type"] == "invalid_request_error"
+        assert r.headers["content-type"] == "application/json"
         assert error["param"] == param
         assert http.get(f"{server.base_url}/models").status_code == 200
         ok = http.post(f"{server.base_url}/chat/completions", json=GOOD)

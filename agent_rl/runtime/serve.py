@@ -30,6 +30,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from jinja2 import TemplateError
 from starlette.concurrency import run_in_threadpool
 
 from agent_rl.errors import PolicyError, ToolSpecError
@@ -37,6 +38,7 @@ from agent_rl.formats import OPEN_TAG, Format, extract
 from agent_rl.policies import HFPolicy, Policy
 from agent_rl.runtime.capture import Capture, Recorded, now, scorer_for
 from agent_rl.runtime.wire import (
+    MAX_BODY_BYTES,
     ApiError,
     ChatRequest,
     Choice,
@@ -44,6 +46,7 @@ from agent_rl.runtime.wire import (
     completion_body,
     completion_chunks,
     parse_chat_request,
+    read_body,
     tool_call_id,
 )
 from agent_rl.scorer import Scorer
@@ -251,7 +254,11 @@ def _tool_choice(request: ChatRequest) -> tuple[bool, str | None]:
 
 
 def create_serve_app(
-    served: ServedPolicy, *, store: Any = None, format: Format = "hermes"
+    served: ServedPolicy,
+    *,
+    store: Any = None,
+    format: Format = "hermes",
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The FastAPI app serving ``served``; ``store`` (a path or ``TrajectoryStore``) records."""
     capture = Capture(store, runtime="serve", fmt=format)
@@ -275,7 +282,7 @@ def create_serve_app(
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         started, t0 = now()
-        req, body = parse_chat_request(await request.body())
+        req, body = parse_chat_request(await read_body(request, max_body_bytes))
         if req.model != served.name:
             raise ApiError(
                 404,
@@ -311,7 +318,7 @@ def create_serve_app(
                 top_p=1.0 if req.top_p is None else req.top_p,
                 seed=req.seed,
             )
-        except PolicyError as e:
+        except (PolicyError, TemplateError) as e:
             capture.record(
                 **record,
                 choices=[],
@@ -323,6 +330,9 @@ def create_serve_app(
                 raise ApiError(
                     400, str(e), param="messages", code="context_length_exceeded"
                 ) from None
+            if isinstance(e, TemplateError):
+                msg = f"the model's chat template cannot render these messages: {e}"
+                raise ApiError(400, msg, param="messages") from None
             raise ApiError(500, str(e), type="server_error") from None
         choices, recorded = [], []
         for c in completions:

@@ -37,12 +37,14 @@ __all__ = [
     "completion_body",
     "completion_chunks",
     "parse_chat_request",
+    "read_body",
     "sse",
     "tool_call_id",
 ]
 
 log = logging.getLogger(__name__)
 MAX_N = 16
+MAX_BODY_BYTES = 32 << 20
 STREAM_PIECE = 24  # characters per content / arguments delta when a finished text is streamed
 
 
@@ -78,10 +80,22 @@ class ApiError(Exception):
         }
 
 
+class _Function(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    name: str
+    arguments: str | dict[str, Any] = ""
+
+
+class _ToolCall(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    function: _Function
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[_ToolCall] | None = None
 
 
 class _StreamOptions(BaseModel):
@@ -129,6 +143,20 @@ def add_error_handlers(app: FastAPI) -> None:
         log.exception("agent-rl: %s %s failed", request.method, request.url.path)
         err = ApiError(500, f"internal error: {type(exc).__name__}: {exc}", type="server_error")
         return JSONResponse(err.body(), status_code=500)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with a 413 past ``limit`` bytes (before it is all read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the request body is over {limit} bytes", code="body_too_large")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the request body is over {limit} bytes", code="body_too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_chat_request(body: bytes) -> tuple[ChatRequest, dict[str, Any]]:
