@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("training",),
     ("evaluation",),
     ("demo",),
+    ("runtime",),
     ("commands",),
     ("cli",),
 )

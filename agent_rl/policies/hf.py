@@ -144,21 +144,29 @@ class HFPolicy(TextPolicy):
             raise PolicyError(f"tokenizer of {self.name!r} has no EOS token to stop generation at")
         return ids
 
-    def prompt_ids(self, messages: Messages) -> list[int]:
-        """The token ids the model sees for one conversation (chat template + generation prompt)."""
+    def prompt_ids(
+        self, messages: Messages, tools: list[dict[str, Any]] | None = None
+    ) -> list[int]:
+        """The token ids the model sees for one conversation (chat template + generation prompt;
+        ``tools``, OpenAI function-tool dicts, go to the template as its ``tools``)."""
         text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
+            messages, tools=tools or None, tokenize=False, add_generation_prompt=True
         )
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def generate(self, batch: list[Messages]) -> list[str]:
-        return [c.text for c in self.completions(batch)]
+    def generate(
+        self, batch: list[Messages], tools: list[dict[str, Any]] | None = None
+    ) -> list[str]:
+        return [c.text for c in self.completions(batch, tools)]
 
-    def completions(self, batch: list[Messages]) -> list[Completion]:
-        """The whole batch's completions with their token counts (also kept in ``last_usage``)."""
+    def completions(
+        self, batch: list[Messages], tools: list[dict[str, Any]] | None = None
+    ) -> list[Completion]:
+        """The whole batch's completions with their token counts (also kept in ``last_usage``);
+        ``tools`` go to the chat template (see :meth:`prompt_ids`)."""
         import torch
 
-        prompts = [self.prompt_ids(messages) for messages in batch]
+        prompts = [self.prompt_ids(messages, tools) for messages in batch]
         limit = getattr(self.model.config, "max_position_embeddings", None)
         for ids in prompts:
             if limit is not None and len(ids) + self.max_new_tokens > limit:

@@ -31,7 +31,7 @@ from agent_rl.formats import render_raw_call
 from agent_rl.policies.base import Completion
 from agent_rl.verdicts import Messages
 
-__all__ = ["OpenAIPolicy", "chat_completions_url"]
+__all__ = ["OpenAIPolicy", "chat_completions_url", "message_text"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -53,6 +53,27 @@ def chat_completions_url(base_url: str) -> str:
 
 def _count(value: Any) -> int | None:
     return value if type(value) is int and value >= 0 else None
+
+
+def message_text(message: dict[str, Any], fmt: str) -> str:
+    """The raw text of an assistant message in ``fmt``: its ``content``, or its native
+    ``tool_calls`` rendered with their *raw* ``arguments`` strings (the content before them as
+    the first call's thought). One call per output is the scorer's rule, so several calls
+    render as several calls and are scored ``multiple_calls``."""
+    content = message.get("content") or ""
+    if isinstance(content, list):  # content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    calls = message.get("tool_calls") or []
+    if not calls:
+        return str(content)
+    rendered = []
+    for i, call in enumerate(calls):
+        function = call.get("function", {}) if isinstance(call, dict) else {}
+        thought = str(content) if i == 0 and str(content).strip() else None
+        rendered.append(
+            render_raw_call(function.get("name", ""), function.get("arguments", ""), fmt, thought)
+        )
+    return "\n".join(rendered)
 
 
 def _snippet(body: bytes, limit: int = 200) -> str:
@@ -248,19 +269,4 @@ class OpenAIPolicy:
                 f"{self.url} answered without choices[0].message: "
                 f"{_snippet(json.dumps(data).encode())!r}"
             ) from None
-        content = message.get("content") or ""
-        if isinstance(content, list):  # content parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        calls = message.get("tool_calls") or []
-        if not calls:
-            return str(content)
-        rendered = []
-        for i, call in enumerate(calls):
-            function = call.get("function", {}) if isinstance(call, dict) else {}
-            thought = str(content) if i == 0 and str(content).strip() else None
-            rendered.append(
-                render_raw_call(
-                    function.get("name", ""), function.get("arguments", ""), self.format, thought
-                )
-            )
-        return "\n".join(rendered)
+        return message_text(message, self.format)
