@@ -3,7 +3,7 @@
 Data flows one way through the modules (each imports only from those before it)::
 
     verdicts/errors → strict_json → tool_spec → formats → scorer → sandbox → tasks
-      → trajectories → recorder → policies → agent → integrations → models → training
+      → trajectories → recorder → checkpoints → policies → agent → integrations → models → training
       → evaluation → demo → commands → cli
 
 Names are imported lazily so that ``import agent_rl`` (and the scorer) never pulls in torch.
@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "GRPOSettings": "agent_rl.training",
     "HFPolicy": "agent_rl.policies",
     "JsonVerdict": "agent_rl.strict_json",
+    "NAMED_MODELS": "agent_rl.checkpoints",
     "Observation": "agent_rl.verdicts",
     "OpenAIPolicy": "agent_rl.policies",
     "Policy": "agent_rl.policies",
@@ -58,6 +59,7 @@ _LAZY: dict[str, str] = {
     "build_tiny_model": "agent_rl.models",
     "evaluate": "agent_rl.evaluation",
     "format_instructions": "agent_rl.formats",
+    "load_model": "agent_rl.checkpoints",
     "load_tasks": "agent_rl.tasks",
     "loads_strict": "agent_rl.strict_json",
     "make_sandbox": "agent_rl.tasks",

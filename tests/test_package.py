@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tasks",),
     ("trajectories",),
     ("recorder",),
+    ("checkpoints",),
     ("policies",),
     ("prompts", "agent"),
     ("integrations",),
