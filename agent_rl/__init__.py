@@ -3,8 +3,8 @@
 Data flows one way through the modules (each imports only from those before it)::
 
     verdicts/errors → strict_json → tool_spec → formats → scorer → sandbox → tasks
-      → trajectories → recorder → checkpoints → policies → agent → integrations → models → training
-      → evaluation → demo → commands → cli
+      → trajectories → recorder → checkpoints → policies → agent → integrations → models
+      → training → evaluation → demo → commands → cli
 
 Names are imported lazily so that ``import agent_rl`` (and the scorer) never pulls in torch.
 """

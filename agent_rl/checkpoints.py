@@ -34,6 +34,7 @@ __all__ = [
     "NamedModel",
     "cache_dir",
     "load_model",
+    "named_model_installed",
     "named_model_path",
     "resolve_model",
 ]
@@ -106,17 +107,25 @@ def _package_file(spec: NamedModel) -> tuple[Path, str]:
 
     found = importlib.util.find_spec(spec.module)
     locations = list(found.submodule_search_locations or []) if found else []
-    gguf = next((Path(d) / spec.gguf_file for d in locations if (Path(d) / spec.gguf_file).is_file()),
-                None)  # fmt: skip
+    files = [Path(d) / spec.gguf_file for d in locations]
+    gguf = next((f for f in files if f.is_file()), None)
     if gguf is None:
         raise PolicyError(
-            f"model {spec.name!r} needs the package {spec.package} (not installed): "
-            f"{spec.install}"
+            f"model {spec.name!r} needs the package {spec.package} (not installed): {spec.install}"
         )
     try:
         return gguf, version(spec.package)
     except PackageNotFoundError:
         return gguf, "unknown"
+
+
+def named_model_installed(name: str) -> bool:
+    """Whether the package that ships the named model is installed (nothing is converted)."""
+    try:
+        _package_file(NAMED_MODELS[name])
+    except PolicyError:
+        return False
+    return True
 
 
 def named_model_path(name: str) -> Path:
@@ -172,6 +181,7 @@ def _renders_alike(tokenizer: Any, a: str, b: str) -> bool:
         [{"role": "system", "content": "S"}, {"role": "user", "content": "u"},
          {"role": "assistant", "content": "a"}, {"role": "user", "content": "o"}],
     ]  # fmt: skip
+
     def render(template: str, chat: list[dict[str, str]], prompt: bool) -> str:
         return tokenizer.apply_chat_template(
             chat, chat_template=template, tokenize=False, add_generation_prompt=prompt

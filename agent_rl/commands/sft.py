@@ -3,6 +3,7 @@
     agent-rl sft --model runs/tiny --output_dir runs/sft --max_steps 300
     agent-rl sft --config sft.yaml                      # any SFTConfig field, trl's YAML
     agent-rl sft --model runs/sft/final --max_seconds 120 --output_dir runs/sft-matched
+    agent-rl sft --model smollm2-135m --use_peft --merge      # LoRA on a real model (offline)
 
 Without ``--model`` the offline tiny model is built first (``runs/tiny-model``). Flags not
 listed here: ``--set field=value`` (repeatable) or the YAML file. The work is done by
@@ -20,7 +21,11 @@ TINY_DIR = "runs/tiny-model"
 
 def common_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by ``sft`` and ``train``; each is the trl config field of the same name."""
-    p.add_argument("--model", help=f"model folder or hub name (default: build {TINY_DIR})")
+    p.add_argument(
+        "--model",
+        help=f"model folder, adapter folder, named model (smollm2-135m) or hub name "
+        f"(default: build {TINY_DIR})",
+    )
     p.add_argument("--config", help="YAML file of settings (trl's TrlParser format)")
     p.add_argument("--output_dir", help="where checkpoints, final/, metrics.jsonl and runs/ go")
     p.add_argument("--max_steps", type=int)
@@ -31,6 +36,16 @@ def common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trajectories", nargs="+", help="trajectory store files (JSONL) to add")
     p.add_argument("--resume_from_checkpoint", help="a checkpoint-N folder, or 'latest'")
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--use_peft", action="store_true", default=None, help="train a LoRA adapter (peft)"
+    )
+    p.add_argument(
+        "--merge",
+        dest="lora_merge",
+        action="store_true",
+        default=None,
+        help="with --use_peft: also save the merged model (<output_dir>/final-merged)",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -60,7 +75,7 @@ def trl_argv(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
 
 _FLAGS = ("output_dir", "max_steps", "max_seconds", "learning_rate",
           "per_device_train_batch_size", "formats", "trajectories",
-          "resume_from_checkpoint", "seed")  # fmt: skip
+          "resume_from_checkpoint", "seed", "use_peft", "lora_merge")  # fmt: skip
 
 
 def model_path(args: argparse.Namespace) -> str:

@@ -21,8 +21,8 @@ __all__ = ["add_parser", "run"]
 
 _FLAGS = ("output_dir", "max_steps", "max_seconds", "learning_rate",
           "per_device_train_batch_size", "formats", "trajectories",
-          "resume_from_checkpoint", "seed", "source", "num_generations", "temperature",
-          "max_completion_length")  # fmt: skip
+          "resume_from_checkpoint", "seed", "use_peft", "lora_merge", "source",
+          "num_generations", "temperature", "max_completion_length")  # fmt: skip
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -34,6 +34,7 @@ from agent_rl.training.runs import (
     clock,
     finish_run,
     load_policy,
+    lora_config,
     resolve_resume,
 )
 from agent_rl.training.sft import _settings
@@ -124,6 +125,7 @@ def train_grpo(
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=[*extra, *callbacks],
+        peft_config=lora_config(args),
         rollout_func=rollout,
     )
     # First, so the lag is in the logs every reporter (TensorBoard ...) sees.

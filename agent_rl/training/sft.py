@@ -27,6 +27,7 @@ from agent_rl.training.runs import (
     clock,
     finish_run,
     load_policy,
+    lora_config,
     resolve_resume,
 )
 
@@ -88,6 +89,7 @@ def train_sft(
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=[*extra, *callbacks],
+        peft_config=lora_config(args),
     )
     resume = resolve_resume(args.resume_from_checkpoint, output_dir)
     logger.info("SFT on %d examples -> %s", len(dataset), output_dir)
