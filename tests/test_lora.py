@@ -192,3 +192,20 @@ def test_a_lora_grpo_step_on_an_sft_adapter_saves_an_adapter_on_an_adapter(
     on_sft, _ = load_model(sft, device="cpu")
     on_grpo, _ = load_model(result.checkpoint, device="cpu")
     assert _changed(_weights(on_sft), _weights(on_grpo))  # the second adapter was applied
+
+
+@pytest.mark.parametrize("command", ["sft", "train"])
+def test_the_cli_lora_flags_become_settings(command: str, tmp_path: Path) -> None:
+    from agent_rl.cli import build_parser
+    from agent_rl.commands.sft import _FLAGS as SFT_FLAGS
+    from agent_rl.commands.sft import trl_argv
+    from agent_rl.commands.train import _FLAGS as TRAIN_FLAGS
+
+    argv = [command, "--model", "smollm2-135m", "--output_dir", str(tmp_path), "--use_peft",
+            "--merge", "--set", "lora_r=8"]  # fmt: skip
+    args = build_parser().parse_args(argv)
+    cls, flags = (SFTSettings, SFT_FLAGS) if command == "sft" else (GRPOSettings, TRAIN_FLAGS)
+    (s,) = parse_settings(cls, trl_argv(args, flags))
+    assert (s.use_peft, s.lora_merge, s.lora_r) == (True, True, 8) and args.model == "smollm2-135m"
+    (plain,) = parse_settings(cls, trl_argv(build_parser().parse_args([command]), flags))
+    assert not plain.use_peft and not plain.lora_merge  # full fine-tuning stays the default
