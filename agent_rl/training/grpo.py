@@ -66,7 +66,9 @@ def train_grpo(
     callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
-    """GRPO on ``model`` (a folder, hub name or ``(model, tokenizer)``), usually an SFT checkpoint.
+    """GRPO on ``model`` (anything :func:`agent_rl.checkpoints.load_model` takes, or
+    ``(model, tokenizer)``), usually an SFT checkpoint; an adapter folder is merged into its
+    base first, and ``use_peft`` trains a new adapter on top.
 
     Prompts: ``steps`` if given, else the expert steps of ``tasks`` (default: the
     ``settings.task_split`` tasks) plus ``settings.trajectories``; with ``source="live"`` the

@@ -61,7 +61,9 @@ def train_sft(
     callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
-    """Supervised fine-tuning of ``model`` (a folder, hub name or ``(model, tokenizer)``).
+    """Supervised fine-tuning of ``model`` (anything :func:`agent_rl.checkpoints.load_model`
+    takes — a folder, an adapter folder, a named model, a hub name — or ``(model, tokenizer)``);
+    with ``use_peft`` a LoRA adapter is trained and saved instead of the full weights.
 
     Data: ``steps`` if given, else the expert steps of ``tasks`` (default: the
     ``settings.task_split`` tasks) in ``settings.formats`` plus the valid steps of
