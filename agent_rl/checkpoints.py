@@ -17,11 +17,13 @@ path does. This module loads weights; it does not train, build the tiny model or
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,26 +133,51 @@ def named_model_installed(name: str) -> bool:
 
 def named_model_path(name: str) -> Path:
     """The checkpoint folder of a named model, converted from its package's GGUF on first use
-    (~30 s for SmolLM2) and reused after; converted again when the package version changes."""
+    (~30 s for SmolLM2) and reused after; converted again when the package version changes.
+    Processes converting at once wait for each other (a lock file beside the folder)."""
     spec = NAMED_MODELS[name]
     gguf, version = spec.locate()
     out = cache_dir() / name
     source = {"package": spec.package, "version": version, "gguf_file": spec.gguf_file,
               "converter": _CONVERTER}  # fmt: skip
     marker = out / _SOURCE_FILE
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == source:
+
+    def ready() -> bool:
+        try:
+            return json.loads(marker.read_text(encoding="utf-8")) == source
+        except (OSError, ValueError):
+            return False
+
+    if ready():
         return out
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    logger.info("converting %s (%s) to a checkpoint in %s ...", gguf.name, spec.package, out)
-    _convert_gguf(spec, gguf, tmp)
-    (tmp / _SOURCE_FILE).write_text(json.dumps(source, indent=2), encoding="utf-8")
-    shutil.rmtree(out, ignore_errors=True)
-    try:
-        os.replace(tmp, out)  # a half-written folder is never seen under the final name
-    except OSError:  # another process finished first: theirs is the same conversion
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(out.with_name(f"{out.name}.lock")):
+        if ready():  # another process converted it while this one waited
+            return out
+        tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
+        logger.info("converting %s (%s) to a checkpoint in %s ...", gguf.name, spec.package, out)
+        _convert_gguf(spec, gguf, tmp)
+        (tmp / _SOURCE_FILE).write_text(json.dumps(source, indent=2), encoding="utf-8")
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)  # a half-written folder is never seen under the final name
     return out
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (``flock``; no lock where the OS has none)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _convert_gguf(spec: NamedModel, gguf: Path, out: Path) -> None:

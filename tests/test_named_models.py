@@ -158,3 +158,20 @@ def test_lora_sft_then_lora_grpo_then_the_adapter_loads_and_evaluates(
     result = evaluate(str(grpo.checkpoint), name="lora", config=config,
                       states=held_out_states(("json",))[:1])  # fmt: skip
     assert result.headline().calls.n == 2
+
+
+def test_the_hf_demo_agent_runs_smollm2_by_default(converted: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "AGENT_RL_CACHE": str(converted.parent)}
+    out = subprocess.run(
+        [sys.executable, str(root / "demos" / "coding_agent_hf.py"), "--tasks", "1",
+         "--max-steps", "1", "--max-new-tokens", "16", "--out", str(tmp_path / "t.jsonl")],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"model {NAME} on cpu" in out.stdout and "calls valid" in out.stdout
+    assert not (tmp_path / "runs" / "tiny-model").exists()  # no tiny model was built
