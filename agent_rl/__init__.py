@@ -3,8 +3,8 @@
 Data flows one way through the modules (each imports only from those before it)::
 
     verdicts/errors → strict_json → kinds → tool_spec → formats → scorer → sandbox → tasks
-      → trajectories → recorder → policies → agent → integrations → models → training
-      → evaluation → demo → runtime (serve, proxy, online) → commands → cli
+      → trajectories → recorder → checkpoints → policies → agent → integrations → models
+      → training → evaluation → demo → runtime (serve, proxy, online) → commands → cli
 
 Names are imported lazily so that ``import agent_rl`` (and the scorer) never pulls in torch.
 """
@@ -35,6 +35,7 @@ _LAZY: dict[str, str] = {
     "GRPOSettings": "agent_rl.training",
     "HFPolicy": "agent_rl.policies",
     "JsonVerdict": "agent_rl.strict_json",
+    "NAMED_MODELS": "agent_rl.checkpoints",
     "Observation": "agent_rl.verdicts",
     "OnlineLearner": "agent_rl.runtime.online",
     "OpenAIPolicy": "agent_rl.policies",
@@ -66,6 +67,7 @@ _LAZY: dict[str, str] = {
     "format_instructions": "agent_rl.formats",
     "generate_tasks": "agent_rl.tasks",
     "load_task_file": "agent_rl.tasks",
+    "load_model": "agent_rl.checkpoints",
     "load_tasks": "agent_rl.tasks",
     "loads_strict": "agent_rl.strict_json",
     "make_sandbox": "agent_rl.tasks",

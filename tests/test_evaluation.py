@@ -463,6 +463,10 @@ def test_prefix_sampler_writes_what_the_policy_writes(tiny, states) -> None:
     starved = PrefixSampler(*tiny, max_new_tokens=12, batch_size=3, prefix_store_tokens=1)
     assert starved.generate(picked) == expected  # evicting at once changes nothing
     assert len(starved._store) == 1
+    small = PrefixSampler(*tiny, max_new_tokens=12, batch_size=3, prefix_store_bytes=1 << 20)
+    assert small.generate(picked) == expected  # a memory bound (a real model's KV is big)
+    assert 0 < small._stored_bytes <= 1 << 20 or len(small._store) == 1
+    assert sampler._stored_bytes > 1 << 20  # the 1 MiB bound did evict
 
 
 def test_prefix_sampler_sampling_is_seeded(tiny, states) -> None:

@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tasks",),
     ("trajectories",),
     ("recorder",),
+    ("checkpoints",),
     ("policies",),
     ("prompts", "agent"),
     ("integrations",),

@@ -1,6 +1,7 @@
 """``agent-rl eval``: held-out tool-call validity of one or more models, side by side.
 
     agent-rl eval sft=runs/demo/sft grpo=runs/demo/grpo --calls 10000 --out runs/demo/eval.json
+    agent-rl eval smollm2-135m lora=runs/sft-lora/final --quick     # a named model, an adapter
 
 Prints the table (one block per decoding mode) and writes ``report.json``-style output with
 ``--out``. Scores TEST tasks only. The work is done by ``agent_rl.evaluation``.
@@ -36,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         nargs="+",
         type=_model_arg,
         metavar="[NAME=]PATH",
-        help="saved model folders (or hub names), each optionally named",
+        help="saved model folders, LoRA adapter folders, named offline models (smollm2-135m) "
+        "or hub names, each optionally named",
     )
     p.add_argument(
         "--formats",

@@ -41,7 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--policy", choices=POLICIES, default="scripted", help="default: scripted")
-    p.add_argument("--model", help="hf: a saved model folder or hub name; openai: model name")
+    p.add_argument(
+        "--model",
+        help="hf: a model folder, adapter folder, named model (smollm2-135m) or hub "
+        "name; openai: model name",
+    )
     p.add_argument(
         "--script",
         metavar="FILE.json",

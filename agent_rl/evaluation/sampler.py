@@ -34,18 +34,27 @@ class PrefixSampler(HFPolicy):
     """An ``HFPolicy`` (same arguments, same outputs) whose batches prefill each distinct
     prompt once and decode from a preallocated static cache, dropping finished rows.
 
-    ``prefix_store_tokens`` bounds the prompt tokens whose keys and values are kept for reuse
-    (the store lives as long as the sampler: reuse one sampler across decoding modes by
-    setting ``do_sample`` / ``temperature``).
+    ``prefix_store_tokens`` and ``prefix_store_bytes`` bound the prompt tokens whose keys and
+    values are kept for reuse, and their memory (a real model's cache is ~10x the tiny one's per
+    token: SmolLM2-135M keeps 46 KB a token). The store lives as long as the sampler: reuse one
+    sampler across decoding modes by setting ``do_sample`` / ``temperature``.
     """
 
-    def __init__(self, *args: Any, prefix_store_tokens: int = 400_000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        prefix_store_tokens: int = 400_000,
+        prefix_store_bytes: int = 2 << 30,
+        **kwargs: Any,
+    ) -> None:
         from collections import OrderedDict
 
         super().__init__(*args, **kwargs)
         self.prefix_store_tokens = prefix_store_tokens
+        self.prefix_store_bytes = prefix_store_bytes
         self._store: OrderedDict[tuple[int, ...], list[tuple[Any, Any]]] = OrderedDict()
         self._stored_tokens = 0
+        self._stored_bytes = 0
 
     def _generate(self, prompts: Sequence[list[int]]) -> list[tuple[str, int]]:
         import torch
@@ -123,7 +132,7 @@ class PrefixSampler(HFPolicy):
 
         Computed from the longest stored prefix (a system prompt, an earlier step of the same
         episode, the same prompt in another decoding mode) and stored, least recently used
-        entries evicted past ``prefix_store_tokens``."""
+        entries evicted past ``prefix_store_tokens`` or ``prefix_store_bytes``."""
         import torch
         from transformers import DynamicCache
 
@@ -144,13 +153,23 @@ class PrefixSampler(HFPolicy):
         kv = [(layer.keys, layer.values) for layer in cache.layers]
         store[ids] = kv
         self._stored_tokens += len(ids)
-        while self._stored_tokens > self.prefix_store_tokens and len(store) > 1:
-            old, _ = store.popitem(last=False)
+        self._stored_bytes += _nbytes(kv)
+        while len(store) > 1 and (
+            self._stored_tokens > self.prefix_store_tokens
+            or self._stored_bytes > self.prefix_store_bytes
+        ):
+            old, old_kv = store.popitem(last=False)
             self._stored_tokens -= len(old)
+            self._stored_bytes -= _nbytes(old_kv)
         return kv
 
 
 _MIN_SHARED = 32  # a shared prefix worth computing once for a batch (tokens)
+
+
+def _nbytes(kv: Sequence[tuple[Any, Any]]) -> int:
+    """Memory of one stored entry: every layer's keys and values."""
+    return sum(t.numel() * t.element_size() for pair in kv for t in pair)
 
 
 def _common_prefix(keys: Sequence[tuple[int, ...]]) -> tuple[int, ...]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from agent_rl.checkpoints import load_model
 from agent_rl.errors import PolicyError
 from agent_rl.policies.base import Completion, TextPolicy
 from agent_rl.verdicts import Messages
@@ -26,61 +26,12 @@ __all__ = ["HFPolicy", "load_model"]
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>")
 
 
-def _not_found(name: str, reason: str) -> PolicyError:
-    return PolicyError(
-        f"model {name!r} not found: pass a local path to a saved model, or a hub name on a "
-        f"machine with network access ({reason})"
-    )
-
-
-def load_model(path: str | os.PathLike[str], device: str | None = None) -> tuple[Any, Any]:
-    """Load ``(model, tokenizer)`` from a saved folder or a hub name, with clear errors."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    name = str(path)
-    folder = Path(name).expanduser()
-    if folder.exists():
-        if not folder.is_dir():
-            raise PolicyError(f"model path {name!r} is a file: pass the folder that holds it")
-        if not (folder / "config.json").is_file():
-            raise PolicyError(
-                f"model folder {name!r} has no config.json, so it is not a saved model: "
-                "save one with model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
-            )
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(folder)
-            model = AutoModelForCausalLM.from_pretrained(folder)
-        except Exception as exc:  # corrupt weights, bad JSON, missing tokenizer files
-            raise PolicyError(
-                f"model folder {name!r} cannot be loaded ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}): re-save it with save_pretrained"
-            ) from exc
-    else:
-        # hub names are "name" or "org/name"; anything else is a local path that is missing
-        looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1
-        if looks_local or (os.sep != "/" and os.sep in name):
-            raise _not_found(name, "no such folder")
-        # read at call time: huggingface_hub reads HF_HUB_OFFLINE only once, at import
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=offline)
-            model = AutoModelForCausalLM.from_pretrained(name, local_files_only=offline)
-        except Exception as exc:
-            raise _not_found(name, "offline" if offline else type(exc).__name__) from exc
-    model.to(device or _default_device())
-    return model, tokenizer
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class HFPolicy(TextPolicy):
     """A transformers causal LM behind the ``Policy`` interface.
 
-    ``model_or_path`` is an in-memory model (then pass ``tokenizer``) or a folder / hub name.
+    ``model_or_path`` is an in-memory model (then pass ``tokenizer``) or anything
+    :func:`~agent_rl.checkpoints.load_model` takes: a folder, an adapter folder, a named
+    offline model (``smollm2-135m``) or a hub name.
     Greedy by default; ``do_sample=True`` with ``temperature``/``top_p`` samples, reproducibly
     when ``seed`` is set (call ``n`` is seeded with ``seed + n``).
     """

@@ -6,6 +6,8 @@ and the trainers take them as ``args`` unchanged. What they add:
 
 - where the episodes come from (``formats``, ``trajectories``, ``source``, ``max_prompts``);
 - a wall-clock budget (``max_seconds``), for the compute-matched SFT baseline;
+- LoRA through peft (:class:`LoraSettings`: ``use_peft``, rank, alpha, dropout, target modules,
+  ``lora_merge``; trl's ``ModelConfig`` names), off by default: full fine-tuning;
 - defaults that work on a 2-core CPU with the tiny model: no bf16, no gradient checkpointing,
   seeded, TensorBoard logs, a progress bar — and, for GRPO, the on-policy schedule
   (``num_iterations=1``, one generation per optimizer step: policy lag 0).
@@ -27,6 +29,7 @@ from agent_rl.errors import ConfigError
 __all__ = [
     "DataFields",
     "GRPOSettings",
+    "LoraSettings",
     "SFTSettings",
     "data_seed",
     "parse_settings",
@@ -80,6 +83,30 @@ class DataFields:
     )  # fmt: skip
 
 
+@dataclass
+class LoraSettings:
+    """LoRA adapters (peft) instead of full fine-tuning; a field of both settings classes.
+
+    The adapter is saved with the run (``final/``: ``adapter_config.json`` names the base);
+    every loader applies it to its base (:func:`agent_rl.checkpoints.load_model`).
+    """
+
+    use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (peft)."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["all-linear"],
+        metadata={"help": "Modules that get adapters: names (q_proj v_proj ...) or all-linear."},
+    )
+    lora_merge: bool = field(
+        default=False,
+        metadata={
+            "help": "Also save the base with the adapter merged in (<output_dir>/final-merged)."
+        },
+    )
+
+
 def _no_cuda() -> bool:
     import torch
 
@@ -99,10 +126,19 @@ def _check_common(s: DataFields) -> None:
         raise ConfigError(f"max_seconds={s.max_seconds} must be positive (or unset for no limit).")
     if s.budget_clock not in ("wall", "cpu"):
         raise ConfigError(f"budget_clock={s.budget_clock!r} is not supported. Set 'wall' or 'cpu'.")
+    if s.lora_r < 1 or s.lora_alpha < 1 or not 0 <= s.lora_dropout < 1:
+        raise ConfigError("lora_r and lora_alpha must be >= 1 and lora_dropout in [0, 1).")
+    if s.use_peft and not s.lora_target_modules:
+        raise ConfigError("lora_target_modules is empty. Set module names or all-linear.")
+    if s.lora_merge and not s.use_peft:
+        raise ConfigError(
+            "lora_merge=True is not supported because without use_peft the run saves a full "
+            "model already. Set use_peft=True, or drop lora_merge."
+        )
 
 
 @dataclass
-class SFTSettings(SFTConfig, DataFields):
+class SFTSettings(SFTConfig, DataFields, LoraSettings):
     """trl's ``SFTConfig`` for the SFT baseline on expert episodes (and recorded valid steps).
 
     Every example is one episode as the agent saw it, loss on the assistant turns only
@@ -134,7 +170,7 @@ class SFTSettings(SFTConfig, DataFields):
 
 
 @dataclass
-class GRPOSettings(GRPOConfig, DataFields):
+class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
     """trl's ``GRPOConfig`` for GRPO on tool-call validity.
 
     ``source="recorded"``: one prompt per step of the expert episodes of the training tasks

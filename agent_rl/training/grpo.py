@@ -40,6 +40,7 @@ from agent_rl.training.runs import (
     clock,
     finish_run,
     load_policy,
+    lora_config,
     resolve_resume,
 )
 from agent_rl.training.sft import _settings
@@ -71,7 +72,9 @@ def train_grpo(
     callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
-    """GRPO on ``model`` (a folder, hub name or ``(model, tokenizer)``), usually an SFT checkpoint.
+    """GRPO on ``model`` (anything :func:`agent_rl.checkpoints.load_model` takes, or
+    ``(model, tokenizer)``), usually an SFT checkpoint; an adapter folder is merged into its
+    base first, and ``use_peft`` trains a new adapter on top.
 
     Prompts: ``steps`` if given, else the expert steps of ``tasks`` (default: the
     ``settings.task_split`` tasks) plus ``settings.trajectories``; with ``source="live"`` the
@@ -125,6 +128,7 @@ def train_grpo(
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=[*extra, *callbacks],
+        peft_config=lora_config(args),
         rollout_func=rollout,
     )
     # First, so the lag is in the logs every reporter (TensorBoard ...) sees.

@@ -6,6 +6,8 @@
 - :class:`MetricsLog` — every logged metric dict as a line of ``<output_dir>/metrics.jsonl``
   (TensorBoard logs go to ``<output_dir>/runs/``).
 - :func:`resolve_resume` — ``resume_from_checkpoint``: a path, ``"latest"`` or ``None``.
+- :func:`lora_config` — the peft ``LoraConfig`` of a run's LoRA settings (``None``: full
+  fine-tuning), passed to the trainers as ``peft_config``.
 
 Not a trainer: ``sft.py`` and ``grpo.py`` wire trl's trainers with these.
 """
@@ -32,19 +34,22 @@ __all__ = [
     "finish_run",
     "last_complete_checkpoint",
     "load_policy",
+    "lora_config",
     "resolve_resume",
 ]
 
 logger = logging.getLogger(__name__)
 
 FINAL = "final"
+MERGED = "final-merged"
 
 
 @dataclass(frozen=True)
 class TrainResult:
     """The outcome of a training run.
 
-    ``checkpoint`` is the final model folder (``<output_dir>/final``, loadable by path);
+    ``checkpoint`` is the final model folder (``<output_dir>/final``, loadable by path; a LoRA
+    adapter folder with ``use_peft``, and ``merged`` the merged model with ``lora_merge``);
     ``train_seconds`` the wall-clock time of the training loop itself (generation, scoring and
     updates; not model loading or dataset building), ``train_cpu_seconds`` its process CPU
     time; ``metrics`` the last logged values.
@@ -57,6 +62,7 @@ class TrainResult:
     train_cpu_seconds: float
     policy_lag: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    merged: Path | None = None
 
     @property
     def metrics_file(self) -> Path:
@@ -69,6 +75,7 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["checkpoint"], data["output_dir"] = str(self.checkpoint), str(self.output_dir)
+        data["merged"] = None if self.merged is None else str(self.merged)
         return data
 
 
@@ -235,11 +242,36 @@ def load_policy(model: Any) -> tuple[Any, Any]:
     return loaded, tokenizer
 
 
+def lora_config(settings: Any) -> Any:
+    """peft's ``LoraConfig`` from the settings' LoRA fields, or ``None`` without ``use_peft``."""
+    if not settings.use_peft:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError as exc:
+        raise TrainingError("use_peft=True needs peft: pip install peft") from exc
+    targets = list(settings.lora_target_modules)
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=targets[0] if targets == ["all-linear"] else targets,
+        bias="none",
+    )
+
+
 def finish_run(trainer: Any, output_dir: Path, started: tuple[float, float], lag: int | None,
                metrics: MetricsLog) -> TrainResult:  # fmt: skip
-    """Save the final model and tokenizer to ``<output_dir>/final`` and describe the run."""
+    """Save the final model (or LoRA adapter) and tokenizer to ``<output_dir>/final``, with
+    ``lora_merge`` the merged model to ``<output_dir>/final-merged``, and describe the run."""
     final = output_dir / FINAL
     trainer.save_model(str(final))
+    merged = None
+    if getattr(trainer.args, "lora_merge", False):  # last: merging unloads the trainer's adapter
+        merged = output_dir / MERGED
+        trainer.model.merge_and_unload().save_pretrained(merged)
+        trainer.processing_class.save_pretrained(merged)
     result = TrainResult(
         checkpoint=final,
         output_dir=output_dir,
@@ -248,6 +280,7 @@ def finish_run(trainer: Any, output_dir: Path, started: tuple[float, float], lag
         train_cpu_seconds=round(clock("cpu") - started[1], 3),
         policy_lag=lag,
         metrics=metrics.last,
+        merged=merged,
     )
     (output_dir / "train_result.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result

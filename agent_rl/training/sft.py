@@ -28,6 +28,7 @@ from agent_rl.training.runs import (
     clock,
     finish_run,
     load_policy,
+    lora_config,
     resolve_resume,
 )
 
@@ -73,7 +74,9 @@ def train_sft(
     callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
-    """Supervised fine-tuning of ``model`` (a folder, hub name or ``(model, tokenizer)``).
+    """Supervised fine-tuning of ``model`` (anything :func:`agent_rl.checkpoints.load_model`
+    takes — a folder, an adapter folder, a named model, a hub name — or ``(model, tokenizer)``);
+    with ``use_peft`` a LoRA adapter is trained and saved instead of the full weights.
 
     Data: ``steps`` if given, else the expert steps of ``tasks`` (default: the
     ``settings.task_split`` tasks) in ``settings.formats`` plus the valid steps of
@@ -98,6 +101,7 @@ def train_sft(
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=[*extra, *callbacks],
+        peft_config=lora_config(args),
     )
     resume = resolve_resume(args.resume_from_checkpoint, output_dir)
     logger.info("SFT on %d examples -> %s", len(dataset), output_dir)
