@@ -69,8 +69,14 @@ class DemoConfig:
     sft: dict[str, Any] = field(default_factory=dict)
     """Extra ``SFTSettings`` fields for both SFT runs."""
     grpo_steps: int = 300
-    grpo: dict[str, Any] = field(default_factory=dict)
-    """Extra ``GRPOSettings`` fields."""
+    grpo: dict[str, Any] = field(
+        default_factory=lambda: {
+            "learning_rate": 3e-4,
+            "num_generations": 8,
+            "per_device_train_batch_size": 16,
+        }
+    )
+    """Extra ``GRPOSettings`` fields (2 prompts × 8 generations a step, lr 3e-4: BENCHMARKS.md)."""
     curve_every: int = 50
     """GRPO checkpoint interval: one point of the validity curve each."""
     curve_calls: int = 1000
@@ -81,12 +87,15 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> DemoConfig:
-        """CI size: about 10 minutes on 2 idle cores."""
+        """CI size: a fixed set of 200 expert episodes, 30 held-out family instances."""
         base = cls(
             name="quick",
-            sft_steps=250,
+            train_episodes=200,
+            test_episodes=30,
+            handwritten_calls=200,
+            sft_steps=150,
             sft={"per_device_train_batch_size": 8},
-            grpo_steps=60,
+            grpo_steps=40,
             curve_every=20,
             curve_calls=200,
             base_calls=32,
@@ -98,13 +107,16 @@ class DemoConfig:
 
     @classmethod
     def full(cls, **changes: Any) -> DemoConfig:
-        """The README's run: about 45 minutes on 2 cores, ≥ 10,000 sampled calls per model."""
+        """The README's run: ≥ 10,000 sampled calls per model on 110 held-out instances."""
         base = cls(
             name="demo",
-            sft_steps=500,
+            train_episodes=300,
+            test_episodes=110,
+            handwritten_calls=2000,
+            sft_steps=300,
             sft={"per_device_train_batch_size": 8},
-            grpo_steps=150,
-            curve_every=30,
+            grpo_steps=60,
+            curve_every=20,
             curve_calls=1000,
             eval=EvalConfig(sampled_calls=10_000, other_calls=1_000, episodes=32, max_steps=12),
         )

@@ -178,9 +178,10 @@ class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
     ``source="live"``: whole episodes run by the current policy inside training.
     Rewards (see :mod:`agent_rl.training.rewards`) are weighted by ``reward_weights`` in the
     order of :data:`~agent_rl.training.rewards.RECORDED_REWARDS` /
-    :data:`~agent_rl.training.rewards.LIVE_REWARDS`; the default optimises the fully valid
-    call of the expert's tool (``valid_expert_tool``, with ``expert_tool_arguments`` as a 0.3
-    rung) or the all-valid episode (``episode_all_valid``) and logs the others.
+    :data:`~agent_rl.training.rewards.LIVE_REWARDS`; the default optimises the schema-valid call
+    of the expert's tool and, on top, that call valid in the episode's state
+    (``expert_tool_arguments`` + ``valid_expert_tool``), or the all-valid episode
+    (``episode_all_valid``), and logs the others.
     """
 
     source: str = field(
@@ -202,9 +203,7 @@ class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
     max_turn_tokens: int = field(
         default=192, metadata={"help": "Live episodes: most new tokens per model turn."}
     )
-    # CPU-friendly, on-policy defaults measured on the tiny model (BENCHMARKS.md): one prompt
-    # of 16 generations per step at lr 1e-4; 5e-4 drifted (held-out validity 6.8% -> 2.7% in
-    # 40 steps) and 1e-3 collapsed to no valid JSON in 20.
+    # CPU-friendly, on-policy defaults for the tiny model (what was measured: BENCHMARKS.md).
     output_dir: str | None = "runs/grpo"
     learning_rate: float = 1e-4
     lr_scheduler_type: str = "constant"

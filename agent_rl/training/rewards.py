@@ -20,17 +20,13 @@ task_success           the task's own success check passed at the end      None 
 =====================  ==================================================  ========  =========
 
 Default weights (``DEFAULT_WEIGHTS``; trl sums the weighted rewards, then normalises within
-each group). Recorded steps: ``valid_expert_tool`` 1.0 and ``expert_tool_arguments`` 0.3 — the
-binary target plus one binary rung below it, so a group whose samples all miss the full call
-still has a gradient towards the right tool with schema-valid arguments. Live episodes:
-``episode_all_valid`` 1.0. What else was measured (tiny model, 40 GRPO steps, held-out calls
-at T=1.0):
-
-- ``state_valid`` as the target: GRPO answers every step with a call that is valid anywhere
-  (``run_tests`` with no arguments) — mean completion length 35 -> 15 tokens in 60 steps;
-- a ``parse_valid`` rung (0.2): parse validity 40% -> 87%, but as well-formed calls *missing
-  their arguments*; full validity fell to 0.7% (the compute-matched SFT: 9.0%);
-- ``valid_expert_tool`` alone: 70% of groups had zero variance, validity did not move.
+each group). Recorded steps: ``expert_tool_arguments`` 1.0 and ``valid_expert_tool`` 1.0 — a
+schema-valid call of the step's tool earns 1, the same call also valid in the episode's state
+2: the schema level the claim is about is the target, and the state level keeps its gradient
+(the schema rung alone raised held-out schema validity but let paths drift: fully valid calls
+fell by half). Live episodes: ``episode_all_valid`` 1.0. Every setting measured, and what went
+wrong with the others (detours such as ``run_tests`` or ``finish`` everywhere, well-formed
+calls missing their arguments), is in BENCHMARKS.md ("what we tried").
 
 Where a call was due (every expert step; recorded steps whose output was a call), a plain-text
 reply is *not* valid: the scorer calls it a valid final answer, but rewarding it would teach the
@@ -274,6 +270,6 @@ RECORDED_REWARDS = (
 )
 LIVE_REWARDS = (parse_valid, arguments_valid, state_valid, episode_all_valid, task_success)
 DEFAULT_WEIGHTS: dict[str, tuple[float, ...]] = {
-    "recorded": (0.0, 0.0, 0.0, 1.0, 0.3, 0.0),
+    "recorded": (0.0, 0.0, 0.0, 1.0, 1.0, 0.0),
     "live": (0.0, 0.0, 0.0, 1.0, 0.0),
 }
