@@ -4,7 +4,10 @@ One step of an episode: build the prompt (:mod:`agent_rl.prompts`), ask the poli
 output, score the raw text with the strict ``Scorer`` against the sandbox, then
 
 - a valid call is applied (``sandbox.step``) and its observation goes back to the model;
-- a final answer ends the episode (``final_answer``), as does ``finish`` (``finished``);
+  ``finish`` ends the episode (``finished``);
+- a plain-text reply is invalid (``no_call``: a coding episode ends with ``finish``, so a call
+  is always due) unless the agent was built with ``expect_call=False``, where a final answer
+  ends the episode (``final_answer``);
 - an invalid output changes nothing: the model gets an error observation naming what was wrong
   and the episode goes on — a bad rollout is data;
 - a policy failure (an endpoint down after its retries, a script run out) ends that episode
@@ -30,16 +33,16 @@ from agent_rl.errors import ConfigError, PolicyError
 from agent_rl.formats import format_instructions
 from agent_rl.prompts import build_messages, error_observation
 from agent_rl.sandbox import CodingSandbox
-from agent_rl.scorer import Scorer
+from agent_rl.scorer import Scorer, scorer_for
 from agent_rl.tasks import Task, make_sandbox
 from agent_rl.trajectories import Step, TaskRef, Trajectory, TrajectoryMeta
-from agent_rl.verdicts import Observation
+from agent_rl.verdicts import CallVerdict, Observation
 
 if TYPE_CHECKING:
     from agent_rl.formats import Format
     from agent_rl.policies import Policy
 
-__all__ = ["ReActAgent", "StepCallback"]
+__all__ = ["ReActAgent", "StepCallback", "advance"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +61,32 @@ class _Live:
     done: bool = False
 
 
+def advance(sandbox: CodingSandbox, verdict: CallVerdict) -> tuple[Observation | None, str | None]:
+    """One step of an episode, given the scorer's verdict on the model's output: the
+    observation the model gets next and the episode's end status (``None``: it goes on).
+
+    A valid call is applied (``sandbox.step``) and ends the episode as ``finished`` when the
+    sandbox is done; a valid final answer (only when no call was due) ends it as
+    ``final_answer`` with no observation; an invalid output changes nothing and the model is
+    told what was wrong. The agent loop and GRPO's live rollout both step episodes with this.
+    """
+    if verdict.valid and verdict.call is not None:
+        observation = sandbox.step(verdict.call)
+        return observation, "finished" if observation.done or sandbox.done else None
+    if verdict.valid:
+        return None, "final_answer"
+    entry = verdict.errors[0] if verdict.errors else None
+    return Observation(error_observation(verdict), ok=False, error=entry), None
+
+
 class ReActAgent:
     """A ReAct-style tool-calling agent over ``CodingSandbox`` episodes.
 
-    ``scorer`` defaults to ``Scorer(sandbox.tools, format)`` per episode; pass one to share it
-    (its format must be ``format``). ``metadata`` is stored in every trajectory's metadata.
+    ``scorer`` defaults to the shared ``scorer_for(sandbox.tools, format)``; pass one to use
+    another (its format must be ``format``). ``expect_call`` (default): every step must be a
+    tool call — a coding episode ends with ``finish`` —, so a plain-text reply is invalid
+    (``no_call``) and the episode goes on; ``expect_call=False`` lets a final answer end it.
+    ``metadata`` is stored in every trajectory's metadata.
     """
 
     def __init__(
@@ -72,6 +96,7 @@ class ReActAgent:
         max_steps: int = 12,
         scorer: Scorer | None = None,
         *,
+        expect_call: bool = True,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         format_instructions(format)  # ConfigError for an unknown format
@@ -84,6 +109,7 @@ class ReActAgent:
                 f"Scorer with format={format!r}."
             )
         self.policy, self.format, self.max_steps, self.scorer = policy, format, max_steps, scorer
+        self.expect_call = expect_call
         self.metadata = dict(metadata or {})
 
     # --- public ----------------------------------------------------------------------------------
@@ -158,7 +184,7 @@ class ReActAgent:
             raise ConfigError(
                 f"ReActAgent runs a Task or a CodingSandbox, not {type(item).__name__}"
             )
-        scorer = self.scorer or Scorer(sandbox.tools, self.format)
+        scorer = self.scorer or scorer_for(sandbox.tools, self.format)
         trajectory = Trajectory(
             task=ref,
             tools=list(sandbox.tools),
@@ -194,25 +220,15 @@ class ReActAgent:
             logger.debug("episode %s ended by a policy error: %s", ep.trajectory.id, message)
             return
         step.raw_output = output
-        verdict = ep.scorer.score(output, state=ep.sandbox)
+        verdict = ep.scorer.score(output, state=ep.sandbox, expect_call=self.expect_call)
         step.verdict = verdict
         if verdict.valid and verdict.call is not None:
             step.call = verdict.call
-            step.observation = observation = ep.sandbox.step(verdict.call)
-            if observation.done or ep.sandbox.done:
-                outcome.status, ep.done = "finished", True
-        elif verdict.valid:
-            outcome.status, outcome.final_answer, ep.done = (
-                "final_answer",
-                verdict.final_answer or "",
-                True,
-            )
-        else:
-            step.observation = Observation(
-                error_observation(verdict),
-                ok=False,
-                error=verdict.errors[0] if verdict.errors else None,
-            )
+        step.observation, status = advance(ep.sandbox, verdict)
+        if status == "final_answer":
+            outcome.final_answer = verdict.final_answer or ""
+        if status is not None:
+            outcome.status, ep.done = status, True
         ep.trajectory.steps.append(step)
         if not ep.done and len(ep.trajectory.steps) >= self.max_steps:
             outcome.status, ep.done = "max_steps", True

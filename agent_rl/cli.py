@@ -17,7 +17,7 @@ from agent_rl.errors import AgentRLError
 
 __all__ = ["main"]
 
-COMMANDS = ("record", "score", "sft", "train", "eval", "demo")
+COMMANDS = ("record", "score", "sft", "train", "eval", "demo", "tasks")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "settings_argv", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra  # sft / train: the settings' own flags, parsed by trl's TrlParser
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

@@ -4,10 +4,13 @@
 (``agent-rl demo``) run, offline on a CPU, in ``<out>/<name>/``::
 
     model/       build_tiny_model                       (the base model, random weights)
-    sft_start/   train_sft on the train tasks' expert steps   (GRPO's starting point)
-    grpo/        train_grpo from sft_start/final, checkpoint-N every curve_every steps
-    sft/         train_sft from sft_start/final for GRPO's wall-clock seconds (compute-matched)
-    eval/        one JSON per evaluated model and per GRPO checkpoint (held-out TEST tasks)
+    sft_start/   train_sft on a FIXED set of N generated family episodes (GRPO's start)
+    grpo/        train_grpo from sft_start/final on the step prompts of the same N episodes
+                 (no new expert data), checkpoint-K every curve_every steps
+    sft/         train_sft from sft_start/final on the same N episodes for GRPO's CPU seconds
+                 (compute-matched; its cosine schedule is laid over that budget)
+    eval/        one JSON per model and GRPO checkpoint: held-out family instances (test seeds
+                 and test word pools), and ``hand-*.json`` on the hand-written test suite
     report.json  the side-by-side results (schema: ``agent_rl.evaluation.report``)
     validity.png validity vs GRPO step, SFT levels as lines
 
@@ -18,14 +21,12 @@ over). This module wires the library's functions; it trains and scores nothing i
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval
 from agent_rl.evaluation.runner import EvalConfig
 from agent_rl.evaluation.stats import CallTally
 
-__all__ = ["DemoConfig", "matched_sft_steps", "run_demo"]
+__all__ = ["DemoConfig", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,13 @@ class DemoConfig:
     """Call formats trained and evaluated."""
     hidden_size: int = 128
     layers: int = 4
+    train_episodes: int = 300
+    """N: the fixed expert set — generated train-split family episodes SFT, GRPO and the
+    compute-matched SFT all draw on (GRPO adds no expert data: it generates its own)."""
+    test_episodes: int = 110
+    """Held-out family instances (test seeds, test word pools) evaluated on."""
+    handwritten_calls: int = 1000
+    """Sampled (T=1.0) calls per model on the hand-written test suite (0: skip it)."""
     sft_steps: int = 150
     """SFT steps to the starting checkpoint."""
     sft: dict[str, Any] = field(default_factory=dict)
@@ -173,27 +181,6 @@ def _train_result(folder: Path) -> dict[str, Any]:
     return _read(folder / "train_result.json")
 
 
-def matched_sft_steps(
-    start: dict[str, Any], budget_cpu_seconds: float, log: Iterable[dict[str, Any]] = ()
-) -> int:
-    """The step count the compute-matched SFT schedules its learning rate over.
-
-    The same SFT recipe (warmup, peak learning rate, cosine decay) as the start run, laid over
-    the steps ``budget_cpu_seconds`` buy at the start run's CPU cost per step, plus 25%, so
-    that the budget, not the schedule, ends the run. The cost per step is the cheapest of the
-    whole run and of each interval of its metrics ``log`` (rows with ``step`` and ``cpu_s``):
-    on a shared box a busy stretch inflates the average, and too few planned steps would end
-    the baseline before its budget. (A schedule over "unlimited" steps never leaves its warmup:
-    the learning rate stays ~0 and the baseline never trains.)
-    """
-    per_step = float(start["train_cpu_seconds"]) / max(1, int(start["global_step"]))
-    rows = [r for r in log if "step" in r and "cpu_s" in r]
-    for a, b in itertools.pairwise(rows):
-        if b["step"] > a["step"] and b["cpu_s"] > a["cpu_s"]:
-            per_step = min(per_step, (b["cpu_s"] - a["cpu_s"]) / (b["step"] - a["step"]))
-    return max(1, math.ceil(1.25 * budget_cpu_seconds / max(per_step, 1e-9)))
-
-
 def run_demo(
     config: DemoConfig, *, restart: bool = False, echo: Callable[[str], None] = print
 ) -> EvalReport:
@@ -202,9 +189,8 @@ def run_demo(
     from agent_rl.evaluation.states import held_out_states
     from agent_rl.models import build_tiny_model
     from agent_rl.policies.hf import load_model
-    from agent_rl.tasks import load_tasks
+    from agent_rl.tasks import generate_tasks, load_tasks
     from agent_rl.training import train_grpo, train_sft
-    from agent_rl.training.runs import MetricsLog
 
     run = _Run(config, restart, echo)
     d, fmts, ev = run.dir, list(config.formats), config.eval
@@ -217,10 +203,13 @@ def run_demo(
 
     run.stage("model", d / "model" / "config.json", build)
 
+    data = {"task_split": "none", "families": config.train_episodes, "formats": fmts,
+            "seed": config.seed}  # fmt: skip
+
     def sft_start() -> None:
         _seed(config.seed)
         train_sft(str(d / "model"), output_dir=str(d / "sft_start"), max_steps=config.sft_steps,
-                  formats=fmts, seed=config.seed, **config.sft)  # fmt: skip
+                  **data, **config.sft)  # fmt: skip
 
     run.stage("sft_start", d / "sft_start" / "train_result.json", sft_start)
 
@@ -228,8 +217,8 @@ def run_demo(
         _seed(config.seed)
         settings = {"save_steps": config.curve_every, "save_total_limit": None, **config.grpo}
         train_grpo(str(d / "sft_start" / "final"), output_dir=str(d / "grpo"),
-                   max_steps=config.grpo_steps, formats=fmts, seed=config.seed,
-                   resume_from_checkpoint="latest", **settings)  # fmt: skip
+                   max_steps=config.grpo_steps, resume_from_checkpoint="latest", **data,
+                   **settings)  # fmt: skip
 
     run.stage("grpo", d / "grpo" / "train_result.json", grpo)
     grpo_cpu = float(_train_result(d / "grpo")["train_cpu_seconds"])
@@ -238,17 +227,17 @@ def run_demo(
         _seed(config.seed)
         shutil.rmtree(d / "sft", ignore_errors=True)  # a killed budgeted run starts over
         # The same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
-        # equal to wall-clock x threads on an idle one) end the run.
-        start = d / "sft_start"
-        planned = matched_sft_steps(_train_result(start), grpo_cpu, MetricsLog.read(start))
-        train_sft(str(start / "final"), output_dir=str(d / "sft"), max_steps=planned,
-                  max_seconds=grpo_cpu, budget_clock="cpu", formats=fmts, seed=config.seed,
-                  **config.sft)  # fmt: skip
+        # equal to wall-clock x threads on an idle one) end the run, and the same SFT recipe's
+        # cosine schedule is laid over them (max_steps only caps it).
+        train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=10**6,
+                  max_seconds=grpo_cpu, budget_clock="cpu", **data, **config.sft)  # fmt: skip
 
     run.stage("sft (compute-matched)", d / "sft" / "train_result.json", sft_matched)
 
-    tasks = load_tasks("test")
+    tasks = generate_tasks("test", config.test_episodes, seed=config.seed)
     states = held_out_states(tuple(fmts), tasks)  # type: ignore[arg-type]
+    hand_tasks = load_tasks("test")
+    hand_states = held_out_states(tuple(fmts), hand_tasks)  # type: ignore[arg-type]
     folders = {
         "base": d / "model",
         "sft_start": d / "sft_start" / "final",
@@ -267,6 +256,20 @@ def run_demo(
             _write_json(out, result.to_dict())
 
         run.stage(f"eval {name}", out, one)
+        hand = d / "eval" / f"hand-{name}.json"
+
+        def one_hand(name: str = name, out: Path = hand) -> None:
+            _seed(config.seed)
+            cfg = replace(ev, temperatures=(0.0, 1.0), sampled_calls=config.handwritten_calls,
+                          episodes=0, greedy_episodes=0)  # fmt: skip
+            if name == "base":
+                cfg = replace(cfg, temperatures=(1.0,), sampled_calls=config.base_calls)
+            result = evaluate(str(folders[name]), name=name, config=cfg, states=hand_states,
+                              tasks=hand_tasks)  # fmt: skip
+            _write_json(out, result.to_dict())
+
+        if config.handwritten_calls:
+            run.stage(f"eval {name} (hand-written)", hand, one_hand)
 
     checkpoints = sorted(
         (int(p.name.split("-")[1]), p) for p in (d / "grpo").glob("checkpoint-*") if p.is_dir()
@@ -296,6 +299,9 @@ def run_demo(
         model = ModelEval.from_dict(name, _read(d / "eval" / f"{name}.json"))
         model.train_seconds = report.train_seconds.get(name)
         report.add(model)
+        if config.handwritten_calls:
+            hand = ModelEval.from_dict(name, _read(d / "eval" / f"hand-{name}.json"))
+            report.add(hand, suite="handwritten")
     report.curve = [
         CurvePoint(step, CallTally.from_dict(_read(d / "eval" / f"curve-{step}.json")))
         for step, _ in checkpoints
@@ -305,6 +311,8 @@ def run_demo(
     report.save(d / "report.json")
     plot_validity(report, d / "validity.png")
     echo(report.table())
-    echo(report.tag_table())
+    if report.handwritten:
+        echo("hand-written test suite (out of distribution):")
+        echo(report.table(suite="handwritten"))
     echo(f"wrote {d / 'report.json'} and {d / 'validity.png'}")
     return report

@@ -48,15 +48,21 @@ CHAT_TOKENS: tuple[str, ...] = (
 )
 
 
+CORPUS_FAMILY_TASKS = 330
+"""Generated train-split family instances in the tokenizer's corpus (30 per family)."""
+
+
 def default_corpus() -> Iterator[str]:
-    """The project's own text, from the TRAIN tasks only (test files never shape the tokenizer):
-    each expert episode in every format as the agent sees it — system prompt with the tool
-    schemas, task, every expert call and the sandbox's real observation of it."""
+    """The project's own text, from TRAIN tasks only (test files and the held-out families'
+    word pools never shape the tokenizer): each expert episode of the hand-written train tasks
+    and of ``CORPUS_FAMILY_TASKS`` generated train family instances, in every format, as the
+    agent sees it — system prompt with the tool schemas, task, every expert call and the
+    sandbox's real observation of it."""
     from agent_rl.formats import FORMATS, render_call
     from agent_rl.prompts import build_messages
-    from agent_rl.tasks import load_tasks, make_sandbox
+    from agent_rl.tasks import generate_tasks, load_tasks, make_sandbox
 
-    for task in load_tasks("train"):
+    for task in [*load_tasks("train"), *generate_tasks("train", CORPUS_FAMILY_TASKS, seed=0)]:
         for fmt in FORMATS:
             sandbox = make_sandbox(task)
             history = [(render_call(call, fmt), sandbox.step(call).content) for call in task.expert]

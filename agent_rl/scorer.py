@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from agent_rl.errors import ToolSpecError
@@ -32,7 +33,10 @@ from agent_rl.strict_json import JsonVerdict, StrictJsonError, loads_strict
 from agent_rl.tool_spec import ToolSpec
 from agent_rl.verdicts import CallState, CallVerdict, EpisodeVerdict, ErrorEntry, ToolCall
 
-__all__ = ["Scorer"]
+__all__ = ["NO_CALL", "Scorer", "scorer_for"]
+
+NO_CALL = "no_call"
+"""The kind of a plain-text reply where a tool call was due (``expect_call=True``)."""
 
 MAX_ERRORS = 20  # per verdict: a million bad keys must not make a million entries
 _ARG_ALIASES = ("parameters", "args", "input", "arguments_json", "params")
@@ -198,8 +202,23 @@ class Scorer:
     def __repr__(self) -> str:
         return f"Scorer(tools={self._names!r}, format={self.format!r})"
 
-    def score(self, text: str | bytes, state: CallState | None = None) -> CallVerdict:
-        """The verdict on one raw output; ``state.check`` is consulted, never ``state.step``."""
+    def score(
+        self, text: str | bytes, state: CallState | None = None, *, expect_call: bool = False
+    ) -> CallVerdict:
+        """The verdict on one raw output; ``state.check`` is consulted, never ``state.step``.
+
+        ``expect_call``: a tool call is due here (every step of a coding episode, which ends
+        with ``finish``), so a plain-text reply is invalid — kind ``no_call`` at stage
+        ``envelope`` — instead of a valid final answer. Rewards, evaluation and the agent loop
+        all score with ``expect_call=True``: rewarding a final answer would teach the model to
+        stop calling tools."""
+        verdict = self._score(text, state)
+        if expect_call and verdict.valid and verdict.call is None:
+            entry = ErrorEntry(NO_CALL, "a tool call was due here, but the output is plain text")
+            return CallVerdict(False, "envelope", None, (entry,), verdict.final_answer)
+        return verdict
+
+    def _score(self, text: str | bytes, state: CallState | None) -> CallVerdict:
         if type(text) is not str:
             text_or_verdict = self._decode(text)
             if isinstance(text_or_verdict, CallVerdict):
@@ -300,3 +319,19 @@ class Scorer:
             msg = f"unknown tool {name[:100]!r}{hint} (tools: {known})"
             return CallVerdict(False, "tool", call, (ErrorEntry("unknown_tool", msg, ("name",)),))
         raise RuntimeError(f"Scorer fast path missed a well-formed call to {name!r}")  # a bug
+
+
+@lru_cache(maxsize=64)
+def _scorer_for(tools_json: str, fmt: Format) -> Scorer:
+    return Scorer([ToolSpec.from_openai(t) for t in json.loads(tools_json)], fmt)
+
+
+def scorer_for(tools: str | Sequence[Any], fmt: Format) -> Scorer:
+    """The one cached ``Scorer`` for a tool list and format. ``tools``: OpenAI tool dicts or
+    ``ToolSpec``s, or their JSON text (as the training datasets carry them). Compiling a tool's
+    argument check is the expensive part of a ``Scorer``, so every caller shares these."""
+    if not isinstance(tools, str):
+        tools = json.dumps(
+            [t.to_openai() if hasattr(t, "to_openai") else t for t in tools], ensure_ascii=False
+        )
+    return _scorer_for(tools, fmt)

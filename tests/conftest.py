@@ -1,4 +1,4 @@
-"""Shared fixtures: offline Hugging Face, the conformance data beside the project, tmp stores."""
+"""Shared fixtures: offline Hugging Face, the conformance data in tests/conformance, tmp stores."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFORMANCE = ROOT.parent / "shared" / "conformance"
+CONFORMANCE = ROOT / "tests" / "conformance"
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def conformance() -> Path:
-    """``../shared/conformance`` read in place (never copied into the project)."""
+    """``tests/conformance``: the third-party suites, in the project (see its README)."""
     if not CONFORMANCE.is_dir():
-        pytest.fail(f"conformance data not found at {CONFORMANCE}: it must sit beside the project")
+        pytest.fail(f"conformance data not found at {CONFORMANCE}: it is part of the project")
     return CONFORMANCE

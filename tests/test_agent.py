@@ -97,9 +97,24 @@ def test_invalid_outputs_become_error_observations_and_the_episode_goes_on(tasks
     assert traj.error_counts == {kind: 1 for _, kind in expected}
 
 
+def test_plain_text_where_a_call_is_due_is_no_call_and_the_episode_goes_on(tasks) -> None:
+    task = tasks[0]
+    quit_then_work = [render_final("all done", "react")] + [
+        render_call(c, "react") for c in task.expert
+    ]
+    traj = ReActAgent(ScriptedPolicy([quit_then_work])).run(task)
+    first = traj.steps[0]
+    assert not first.verdict.valid and first.verdict.kind == "no_call"
+    assert first.verdict.stage == "envelope" and first.call is None
+    assert "no_call" in first.observation.content and not first.observation.ok
+    assert traj.outcome.status == "finished" and traj.outcome.success
+    assert not traj.all_valid and len(traj.steps) == len(task.expert) + 1
+
+
 def test_final_answer_and_max_steps_end_the_episode(tasks) -> None:
     task = tasks[0]
-    answer = ReActAgent(ScriptedPolicy([[render_final("all done", "react")]])).run(task)
+    policy = ScriptedPolicy([[render_final("all done", "react")]])
+    answer = ReActAgent(policy, expect_call=False).run(task)
     assert answer.outcome.status == "final_answer"
     assert answer.outcome.final_answer == "all done" and answer.outcome.success is False
     assert len(answer.steps) == 1 and answer.steps[0].verdict.final_answer == "all done"

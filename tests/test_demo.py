@@ -98,40 +98,31 @@ def test_quick_demo_rerun_skips_finished_stages(quick_run) -> None:
 
 
 @pytest.mark.parametrize(
-    ("cpu", "steps", "budget", "planned"),
-    [
-        (100.0, 50, 40.0, 25),
-        (30.0, 150, 100.0, 625),
-        (10.0, 0, 5.0, 1),
-        (0.0, 10, 5.0, 6_250_000_000),
-    ],
+    ("fraction", "lr"), [(0.0, 0.0), (0.05, 5e-4), (0.1, 1e-3), (0.55, 5e-4), (1.0, 0.0), (2, 0.0)]
 )
-def test_compute_matched_sft_schedules_its_lr_over_the_steps_its_budget_buys(
-    cpu: float, steps: int, budget: float, planned: int
-) -> None:
-    """25% more steps than the budget buys at the start run's cost per step: the cosine
-    schedule nearly completes and the CPU budget, not the step count, ends the run."""
-    from agent_rl.demo import matched_sft_steps
+def test_a_budgeted_run_lays_its_cosine_schedule_over_the_budget(fraction, lr) -> None:
+    """The compute-matched SFT's learning rate: warmup, then cosine decay reaching 0 exactly
+    when its CPU budget ends — however many steps that turns out to be."""
+    from agent_rl.training.runs import StopAfterSeconds
 
-    start = {"train_cpu_seconds": cpu, "global_step": steps}
-    assert matched_sft_steps(start, budget) == planned
+    budget = StopAfterSeconds(100.0, "cpu", cosine_peak=1e-3, warmup=0.1)
+    assert budget.lr_at(fraction) == pytest.approx(lr, abs=1e-12)
 
 
-def test_compute_matched_sft_plans_at_the_cheapest_measured_cost_per_step() -> None:
-    """A busy stretch of the start run must not shrink the plan: the run's cheapest logged
-    interval sets the cost, so the CPU budget still ends the baseline."""
-    from agent_rl.demo import matched_sft_steps
+def test_a_budgeted_sft_run_decays_to_zero_when_its_budget_ends(tmp_path) -> None:
+    """A real (tiny) budgeted SFT run: the logged learning rate falls as the clock runs and
+    the budget, not max_steps, ends the run."""
+    from agent_rl.models import build_tiny_model
+    from agent_rl.training import train_sft
+    from agent_rl.training.runs import MetricsLog
 
-    start = {"train_cpu_seconds": 400.0, "global_step": 100}  # 4.0 CPU-s per step on average
-    log = [
-        {"step": 10, "cpu_s": 50.0},
-        {"step": 20, "cpu_s": 70.0},  # 2.0 per step: an idle stretch
-        {"step": 30, "cpu_s": 150.0},
-        {"loss": 1.0},  # rows without step/cpu_s are ignored
-        {"step": 100, "cpu_s": 400.0, "train_runtime": 1.0},
-    ]
-    assert matched_sft_steps(start, 100.0) == 32
-    assert matched_sft_steps(start, 100.0, log) == 63
+    model = build_tiny_model(tmp_path / "m", hidden_size=32, layers=1, vocab_size=512)
+    result = train_sft(str(model), output_dir=str(tmp_path / "sft"), max_steps=10**6,
+                       max_seconds=4.0, budget_clock="wall", logging_steps=1, formats=["json"],
+                       per_device_train_batch_size=2, task_split="train")  # fmt: skip
+    lrs = [row["learning_rate"] for row in MetricsLog.read(tmp_path / "sft") if "loss" in row]
+    assert 2 <= result.global_step < 10**6 and len(lrs) >= 2
+    assert max(lrs) <= 3e-3 and lrs[-1] < max(lrs) and lrs[-1] < 1e-3
 
 
 def test_stage_times_survive_a_resumed_run(tmp_path) -> None:

@@ -234,7 +234,8 @@ def test_report_json_has_the_documented_keys(tmp_path) -> None:
         assert set(entry["decoding"]) == {"greedy", "t0.7", "t1.0"}
         assert isinstance(entry["errors_by_kind"], dict)
     assert data["grpo"]["call_valid_rate"] == 0.99
-    assert data["grpo_beats_sft"] == {"call_valid": True, "parse_valid": False}
+    assert data["grpo_beats_sft"]["call_valid"] and not data["grpo_beats_sft"]["parse_valid"]
+    assert set(data["grpo_beats_sft"]) == {"schema_valid", "call_valid", "parse_valid"}
     assert not list(tmp_path.glob("run/*.tmp"))
 
 
@@ -243,6 +244,21 @@ def test_report_round_trips(tmp_path) -> None:
     again = EvalReport.load(report.save(tmp_path / "report.json"))
     assert again.to_dict() == report.to_dict()
     assert again.beats("grpo", "sft") and not again.beats("sft", "grpo")
+
+
+def test_report_keeps_the_handwritten_suite_apart(tmp_path) -> None:
+    report = _report()
+    for name, valid in (("sft", 300), ("grpo", 200)):
+        report.add(_model(name, valid), suite="handwritten")
+    data = json.loads(report.save(tmp_path / "report.json").read_text())
+    assert data["grpo"]["call_valid_rate"] == 0.99  # the main suite is untouched
+    hand = data["handwritten"]
+    assert set(hand) == {"sft", "grpo"} and hand["grpo"]["call_valid_rate"] == 0.2
+    assert set(hand["grpo"]) == set(data["grpo"])  # the same keys
+    again = EvalReport.load(tmp_path / "report.json")
+    assert again.to_dict() == report.to_dict()
+    assert again.beats("sft", "grpo", suite="handwritten") and again.beats("grpo", "sft")
+    assert "grpo" in again.table(suite="handwritten")
 
 
 @pytest.mark.parametrize(
@@ -547,3 +563,41 @@ def test_a_final_answer_where_a_call_was_due_is_invalid(states) -> None:
     policy = ScriptedPolicy(lambda m: render_final("done", by_prompt[prompt_key(m)]))
     tally = evaluate_calls(policy, states)
     assert (tally.valid, tally.parse_valid, dict(tally.errors)) == (0, 0, {"no_call": len(states)})
+
+
+def test_a_policy_that_quits_at_once_has_no_valid_episode() -> None:
+    """A plain-text reply where a call was due is no_call in episodes too: quitting is never
+    an all-valid episode (untouched SmolLM2 once scored 93% "all-valid" episodes this way)."""
+    from agent_rl.evaluation.runner import evaluate_episodes
+    from agent_rl.formats import render_final
+    from agent_rl.policies import ScriptedPolicy
+    from agent_rl.tasks import load_tasks
+
+    tasks = load_tasks("test")[:3]
+    quitter = ScriptedPolicy(lambda messages: render_final("all done", "react"))
+    tally = evaluate_episodes(quitter, tasks, formats=("react",), max_steps=10)
+    assert (tally.n, tally.all_valid, tally.succeeded) == (3, 0, 0)
+    assert tally.steps == 30  # told "no_call" each time, it never stopped talking
+
+
+@pytest.mark.parametrize(("n_states", "n_calls"), [(10, 3), (10, 25), (7, 7), (5, None)])
+def test_call_order_spreads_calls_evenly_and_at_random(n_states: int, n_calls: int | None) -> None:
+    from collections import Counter
+
+    from agent_rl.evaluation.runner import call_order
+
+    order = call_order(n_states, n_calls, seed=1)
+    assert len(order) == (n_states if n_calls is None else n_calls)
+    counts = Counter(order)
+    assert max(counts.values()) - min(counts.values()) <= 1 and set(order) <= set(range(n_states))
+    if n_calls is None:
+        assert order == list(range(n_states))
+    assert call_order(n_states, n_calls, seed=1) == order  # seeded
+
+
+def test_a_small_call_budget_samples_states_from_every_episode() -> None:
+    from agent_rl.evaluation.runner import call_order
+
+    picked = [call_order(200, 20, seed=s) for s in range(5)]
+    assert all(max(p) > 100 for p in picked)  # not the first states only
+    assert len({tuple(p) for p in picked}) == 5

@@ -197,15 +197,12 @@ def test_a_lora_grpo_step_on_an_sft_adapter_saves_an_adapter_on_an_adapter(
 @pytest.mark.parametrize("command", ["sft", "train"])
 def test_the_cli_lora_flags_become_settings(command: str, tmp_path: Path) -> None:
     from agent_rl.cli import build_parser
-    from agent_rl.commands.sft import _FLAGS as SFT_FLAGS
-    from agent_rl.commands.sft import trl_argv
-    from agent_rl.commands.train import _FLAGS as TRAIN_FLAGS
 
     argv = [command, "--model", "smollm2-135m", "--output_dir", str(tmp_path), "--use_peft",
-            "--merge", "--set", "lora_r=8"]  # fmt: skip
-    args = build_parser().parse_args(argv)
-    cls, flags = (SFTSettings, SFT_FLAGS) if command == "sft" else (GRPOSettings, TRAIN_FLAGS)
-    (s,) = parse_settings(cls, trl_argv(args, flags))
+            "--lora_merge", "--lora_r", "8"]  # fmt: skip
+    args, extra = build_parser().parse_known_args(argv)
+    cls = SFTSettings if command == "sft" else GRPOSettings
+    (s,) = parse_settings(cls, extra)
     assert (s.use_peft, s.lora_merge, s.lora_r) == (True, True, 8) and args.model == "smollm2-135m"
-    (plain,) = parse_settings(cls, trl_argv(build_parser().parse_args([command]), flags))
+    (plain,) = parse_settings(cls, [])
     assert not plain.use_peft and not plain.lora_merge  # full fine-tuning stays the default

@@ -23,7 +23,7 @@ from agent_rl.strict_json._diagnose import Problem
 
 # Listed at collection time from the same place the ``conformance`` fixture reads; the tests
 # read the files through the fixture, and ``test_suite_is_complete`` fails if data is missing.
-_SUITE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "JSONTestSuite"
+_SUITE = Path(__file__).resolve().parent / "conformance" / "JSONTestSuite"
 PARSING = sorted(p.name for p in (_SUITE / "test_parsing").glob("*.json"))
 TRANSFORM = sorted(p.name for p in (_SUITE / "test_transform").glob("*.json"))
 

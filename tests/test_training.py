@@ -189,51 +189,40 @@ def test_hard_prompts_keep_only_the_chosen_tools() -> None:
     assert all('"edit_file"' in r or '"write_file"' in r for r in rows["reference"])
 
 
-@pytest.mark.parametrize("fmt", ["json", "react", "hermes"])
-def test_drills_are_seeded_valid_expert_steps_that_need_escaping(fmt: str) -> None:
-    from agent_rl.training.drills import drill_steps
-    from agent_rl.training.rewards import score_completion
+def test_run_tasks_is_a_fixed_seeded_expert_set_from_every_source(tmp_path: Path) -> None:
+    from agent_rl.tasks import generate_tasks, save_task_file
+    from agent_rl.training.config import SFTSettings
+    from agent_rl.training.data import run_tasks, settings_steps
 
-    steps = list(drill_steps(20, [fmt], seed=3))
-    assert steps == list(drill_steps(20, [fmt], seed=3))
-    assert [s.target for s in steps] != [s.target for s in drill_steps(20, [fmt], seed=4)]
-    assert {s.task_id for s in steps} == {f"drill/{k}" for k in range(20)}
-    for s in steps:  # every expert call is valid in the state before it
-        assert score_completion(s.target, s.tools, s.fmt, s.state).valid, s.target
-    heavy = [s.target for s in steps if '"write_file"' in s.target or '"edit_file"' in s.target]
-    assert len(heavy) == 20
-    assert sum('\\"' in t for t in heavy) >= 5 and sum("\\\\" in t for t in heavy) >= 5
+    fams = run_tasks("none", 12, seed=3)
+    assert [t.id for t in fams] == [t.id for t in run_tasks("none", 12, seed=3)]
+    assert [t.id for t in fams] != [t.id for t in run_tasks("none", 12, seed=4)]
+    assert all(t.split == "train" and t.id.startswith("fam/") for t in fams)
+    path = tmp_path / "mine.jsonl"
+    save_task_file(generate_tasks("train", 2, seed=9), path)
+    both = run_tasks("train", 12, seed=3, files=[path])
+    assert len(both) == len(load_tasks("train")) + 12 + 2
+    settings = SFTSettings(
+        output_dir=str(tmp_path / "o"), task_split="none", families=5, tasks=[str(path)],
+        formats=["json"], data_seed=2,
+    )  # fmt: skip
+    steps = settings_steps(settings)
+    episodes = {s.task_id for s in steps}
+    assert len(episodes) == 7 and {t.id for t in run_tasks("none", 5, seed=2)} <= episodes
+    with pytest.raises(ConfigError, match="families=-1"):
+        SFTSettings(output_dir=str(tmp_path), families=-1)
 
 
-def test_task_variants_rename_paths_and_names_and_still_solve(tmp_path: Path) -> None:
-    from agent_rl.tasks import make_sandbox
-    from agent_rl.training.config import GRPOSettings
-    from agent_rl.training.data import training_steps
-    from agent_rl.training.variants import task_variants
+def test_settings_declare_the_data_fields_once() -> None:
+    from dataclasses import fields
 
-    tasks = load_tasks("train")
-    variants = task_variants(tasks, 2, seed=5)
-    assert [v.id for v in variants] == [v.id for v in task_variants(tasks, 2, seed=5)]
-    assert {v.id for v in variants} == {f"{t.id}/v{k}" for k in range(2) for t in tasks}
-    other = task_variants(tasks, 2, seed=6)
-    assert [v.files for v in variants] != [v.files for v in other]
-    by_id = {t.id: t for t in tasks}
-    for v in variants:
-        task = by_id[v.id.rsplit("/v", 1)[0]]
-        paths = {*v.files, *(c.arguments.get("path") for c in v.expert)} - {None}
-        originals = {*task.files, *(c.arguments.get("path") for c in task.expert)}
-        kept = {
-            p for p in paths & originals if p.rsplit("/", 1)[-1] in ("README.md", "CHANGELOG.md")
-        }
-        assert paths - originals and paths & originals == kept, v.id  # paths renamed ...
-        assert [c.name for c in v.expert] == [c.name for c in task.expert]  # ... same work
-        assert all(p.startswith("tests/") for p in v.files if "/test_" in p)
-        sandbox = make_sandbox(v)
-        assert all(sandbox.step(c).ok for c in v.expert) and v.check(sandbox), v.id
-    assert "apply_discount" not in str(variants[0].model_dump())  # defined names renamed too
-    assert len(training_steps(["react"], variants=2)) > 2.5 * len(training_steps(["react"]))
-    with pytest.raises(ConfigError, match="variants=-1"):
-        GRPOSettings(output_dir=str(tmp_path), variants=-1)
+    from agent_rl.training.config import DataFields, GRPOSettings, SFTSettings
+
+    shared = {f.name for f in fields(DataFields)}
+    assert {"families", "tasks", "task_split", "formats", "max_seconds"} <= shared
+    for cls in (SFTSettings, GRPOSettings):
+        assert issubclass(cls, DataFields) and shared <= {f.name for f in fields(cls)}
+        assert not shared & set(vars(cls).get("__annotations__", {}))  # not re-declared
 
 
 # --- real tiny training steps ------------------------------------------------------------------

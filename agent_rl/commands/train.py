@@ -3,11 +3,13 @@
     agent-rl train --model runs/sft/final --output_dir runs/grpo --max_steps 300
     agent-rl train --model runs/sft/final --source live --max_steps 50
     agent-rl train --config grpo.yaml --resume_from_checkpoint latest
+    agent-rl train --model runs/sft-lora/final --use_peft      # a new adapter on an SFT adapter
 
 ``--source recorded`` (default): one prompt per step of the train tasks' expert episodes (plus
 ``--trajectories``), the sandbox state travelling with it; ``--source live``: whole episodes
-played by the current policy. Any other GRPOConfig field: ``--set field=value`` or the YAML
-file. Logs: ``<output_dir>/metrics.jsonl`` and TensorBoard in ``<output_dir>/runs``. The work is
+played by the current policy. Every flag but ``--model`` is a field of ``GRPOSettings`` (trl's
+``GRPOConfig`` plus the data fields of ``agent-rl sft``), as a flag or a YAML key. Logs:
+``<output_dir>/metrics.jsonl`` and TensorBoard in ``<output_dir>/runs``. The work is
 done by ``agent_rl.training.train_grpo``.
 """
 
@@ -15,14 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-from agent_rl.commands.sft import common_flags, model_path, trl_argv
+from agent_rl.commands.sft import common_flags, model_path
 
 __all__ = ["add_parser", "run"]
-
-_FLAGS = ("output_dir", "max_steps", "max_seconds", "learning_rate",
-          "per_device_train_batch_size", "formats", "trajectories",
-          "resume_from_checkpoint", "seed", "use_peft", "lora_merge", "source",
-          "num_generations", "temperature", "max_completion_length")  # fmt: skip
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,17 +30,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common_flags(p)
-    p.add_argument("--source", choices=("recorded", "live"))
-    p.add_argument("--num_generations", type=int, help="completions per prompt (group size)")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--max_completion_length", type=int)
 
 
 def run(args: argparse.Namespace) -> int:
     from agent_rl.training import train_grpo
     from agent_rl.training.config import GRPOSettings, parse_settings
 
-    (settings,) = parse_settings(GRPOSettings, trl_argv(args, _FLAGS))
+    (settings,) = parse_settings(GRPOSettings, args.extra)
     result = train_grpo(model_path(args), settings)
     print(
         f"GRPO done: {result.global_step} steps in {result.train_seconds:.1f}s, policy lag "

@@ -2,10 +2,13 @@
 
 This module holds results and renders them; it runs no model (``runner`` does) and draws no
 plot (``plot`` does). ``report.json`` keeps, for each model, the headline figures of the
-headline decoding mode (sampled at T=1.0) at the top level — ``call_valid_rate``,
-``call_valid_ci95``, ``parse_valid_rate``, ``episode_valid_rate``, ``n_calls``,
-``errors_by_kind`` … — and every decoding mode in full under ``decoding``, so a reader can
-check each figure against its counts. ``EvalReport.load(EvalReport.save(...))`` round-trips.
+headline decoding mode (sampled at T=1.0) at the top level — ``schema_valid_rate`` /
+``schema_valid_ci95`` (parse, envelope, tool and arguments right), ``call_valid_rate`` /
+``call_valid_ci95`` (fully valid: also valid in the episode's state), ``parse_valid_rate``,
+``episode_valid_rate``, ``n_calls``, ``errors_by_kind`` … — and every decoding mode in full
+under ``decoding``, so a reader can check each figure against its counts. A ``handwritten``
+block holds the same keys for the hand-written (out-of-distribution) suite.
+``EvalReport.load(EvalReport.save(...))`` round-trips.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ class ModelEval:
             ("call_valid", calls.call_valid),
             ("parse_valid", calls.parse_valid_rate),
             ("args_valid", calls.args_valid_rate),
+            ("schema_valid", calls.args_valid_rate),
             ("expert_tool_valid", calls.expert_tool_valid_rate),
             ("episode_valid", eps.episode_valid),
             ("long_episode_valid", eps.long_episode_valid),
@@ -166,28 +170,33 @@ class EvalReport:
     policy_lag: float | None = None
     train_seconds: dict[str, float] = field(default_factory=dict)
     headline_mode: str = HEADLINE_MODE
+    handwritten: dict[str, ModelEval] = field(default_factory=dict)
+    """The same models on the hand-written suite (out of distribution), when evaluated."""
 
-    def add(self, model: ModelEval) -> None:
-        self.models[model.name] = model
+    def add(self, model: ModelEval, *, suite: str = "main") -> None:
+        (self.models if suite == "main" else self.handwritten)[model.name] = model
 
-    def rate(self, model: str, metric: str = "call_valid") -> Rate:
-        """A headline rate of one model: ``call_valid``, ``parse_valid``, ``args_valid`` or
-        ``episode_valid``."""
-        head = self.models[model].headline(self.headline_mode)
+    def rate(self, model: str, metric: str = "call_valid", *, suite: str = "main") -> Rate:
+        """A headline rate of one model: ``call_valid`` (fully valid), ``schema_valid`` (=
+        ``args_valid``), ``parse_valid`` or ``episode_valid``; ``suite="handwritten"`` reads
+        the hand-written suite's results."""
+        models = self.models if suite == "main" else self.handwritten
+        head = models[model].headline(self.headline_mode)
         if metric == "episode_valid":
             return head.episodes.episode_valid
         rates = {
             "call_valid": head.calls.call_valid,
             "parse_valid": head.calls.parse_valid_rate,
             "args_valid": head.calls.args_valid_rate,
+            "schema_valid": head.calls.args_valid_rate,
         }
         if metric not in rates:
             raise ConfigError(f"unknown metric {metric!r}; use one of {[*rates, 'episode_valid']}")
         return rates[metric]
 
-    def beats(self, a: str, b: str, metric: str = "call_valid") -> bool:
+    def beats(self, a: str, b: str, metric: str = "call_valid", *, suite: str = "main") -> bool:
         """Whether model ``a`` is above ``b`` with non-overlapping 95% intervals."""
-        return self.rate(a, metric).above(self.rate(b, metric))
+        return self.rate(a, metric, suite=suite).above(self.rate(b, metric, suite=suite))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -199,7 +208,12 @@ class EvalReport:
             out[name] = model.to_dict(self.headline_mode)
         if "grpo" in self.models and "sft" in self.models:
             out["grpo_beats_sft"] = {
-                m: self.beats("grpo", "sft", m) for m in ("call_valid", "parse_valid")
+                m: self.beats("grpo", "sft", m)
+                for m in ("schema_valid", "call_valid", "parse_valid")
+            }
+        if self.handwritten:
+            out["handwritten"] = {
+                name: model.to_dict(self.headline_mode) for name, model in self.handwritten.items()
             }
         out.update(
             curve=[p.to_dict() for p in sorted(self.curve, key=lambda p: p.step)],
@@ -225,6 +239,8 @@ class EvalReport:
         )
         for name in data["models"]:
             report.add(ModelEval.from_dict(name, data[name]))
+        for name, model in data.get("handwritten", {}).items():
+            report.add(ModelEval.from_dict(name, model), suite="handwritten")
         return report
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -261,10 +277,11 @@ class EvalReport:
             lines.append(tag.ljust(width) + "".join(f"  {c:>16}" for c in cells))
         return "\n".join(lines)
 
-    def table(self, modes: Sequence[str] | None = None) -> str:
+    def table(self, modes: Sequence[str] | None = None, *, suite: str = "main") -> str:
         """The side-by-side table: one block per decoding mode, one row per model."""
-        names = list(modes) if modes is not None else _mode_order(self.models.values())
-        blocks = [_mode_table(self.models.values(), mode) for mode in names]
+        models = (self.models if suite == "main" else self.handwritten).values()
+        names = list(modes) if modes is not None else _mode_order(models)
+        blocks = [_mode_table(models, mode) for mode in names]
         return "\n\n".join(b for b in blocks if b)
 
 
@@ -284,8 +301,10 @@ def _mode_order(models: Sequence[ModelEval] | Any) -> list[str]:
     return sorted(temps, key=lambda n: -temps[n])
 
 
-_COLUMNS = ("model", "calls", "call valid [95% CI]", "parse valid", "args valid", "expert tool",
-            "episodes", "episode all-valid [95% CI]", "success", "top error")  # fmt: skip
+_COLUMNS = (
+    "model", "calls", "schema valid [95% CI]", "fully valid [95% CI]", "parse valid",
+    "expert tool", "episodes", "episode all-valid [95% CI]", "success", "top error",
+)  # fmt: skip
 
 
 def _mode_table(models: Any, mode: str) -> str:
@@ -300,9 +319,9 @@ def _mode_table(models: Any, mode: str) -> str:
             (
                 model.name,
                 str(calls.n),
+                _pct(calls.args_valid_rate),
                 _pct(calls.call_valid),
                 _pct(calls.parse_valid_rate).split(" [")[0],
-                _pct(calls.args_valid_rate).split(" [")[0],
                 _pct(calls.expert_tool_valid_rate).split(" [")[0],
                 str(eps.n),
                 _pct(eps.episode_valid),

@@ -6,7 +6,9 @@ For one model and each decoding mode (greedy, then sampled at T=0.7 and T=1.0):
    the strict scorer against that step's restored sandbox (checked, never applied); greedy sees
    each state once, sampled modes cycle through the states up to the requested number of calls;
 2. **episodes** — the ReAct agent runs live episodes of the TEST tasks (``max_steps`` ≥ 10)
-   with the same decoding; each episode is all-valid when every step's verdict is valid.
+   with the same decoding. An episode is all-valid when every step's verdict is valid *and* it
+   ended with a valid ``finish`` or ran ``min_steps`` (10) valid steps: a plain-text reply is
+   ``no_call``, so quitting early is never an all-valid episode.
 
 This module drives a policy and tallies verdicts. It does not train, write files or plot.
 """
@@ -14,6 +16,7 @@ This module drives a policy and tallies verdicts. It does not train, write files
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -28,7 +31,14 @@ if TYPE_CHECKING:
     from agent_rl.formats import Format
     from agent_rl.tasks import Task
 
-__all__ = ["EvalConfig", "evaluate", "evaluate_calls", "evaluate_episodes", "make_policy"]
+__all__ = [
+    "EvalConfig",
+    "call_order",
+    "evaluate",
+    "evaluate_calls",
+    "evaluate_episodes",
+    "make_policy",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -99,27 +109,44 @@ def make_policy(model: Any, tokenizer: Any, temperature: float, config: EvalConf
     )
 
 
+def call_order(n_states: int, n_calls: int | None, seed: int = 0) -> list[int]:
+    """Which state each of ``n_calls`` calls is sampled on (``None``: each state once, in
+    order): whole seeded shuffles of the states, then a seeded random part of one more, so
+    every state is used equally often (±1) and a budget smaller than the state count is a
+    random sample — not the first states of the first episodes."""
+    if n_calls is None:
+        return list(range(n_states))
+    rng = random.Random(seed)
+    order: list[int] = []
+    while len(order) < n_calls:
+        shuffled = list(range(n_states))
+        rng.shuffle(shuffled)
+        order += shuffled
+    return order[:n_calls]
+
+
 def evaluate_calls(
     policy: Any,
     states: Sequence[HeldOutState],
     n_calls: int | None = None,
     *,
     chunk: int = 512,
+    seed: int = 0,
 ) -> CallTally:
-    """Generate ``n_calls`` outputs over ``states`` (cycling; ``None`` = each state once) and
-    score each exactly as the GRPO reward does (``training.rewards.score_completion``): in its
-    state's format, against its restored sandbox, a plain-text reply counting as ``no_call``."""
+    """Generate ``n_calls`` outputs over ``states`` (spread by :func:`call_order`; ``None`` =
+    each state once) and score each exactly as the GRPO reward does
+    (``Scorer.score(..., expect_call=True)``): in its state's format, against its restored
+    sandbox, a plain-text reply counting as ``no_call``."""
     from agent_rl.sandbox import CodingSandbox
     from agent_rl.training.rewards import score_completion
 
     if not states:
         raise ConfigError("no held-out states to evaluate: are there test tasks?")
-    total = len(states) if n_calls is None else n_calls
+    order = call_order(len(states), n_calls, seed)
     sandboxes: dict[int, CodingSandbox] = {}
     tally = CallTally()
-    done = 0
-    while done < total:
-        idx = [(done + j) % len(states) for j in range(min(chunk, total - done))]
+    for start in range(0, len(order), chunk):
+        idx = sorted(order[start : start + chunk])  # one state's samples side by side
         texts = policy.generate([states[i].messages for i in idx])
         for i, text in zip(idx, texts, strict=True):
             box = sandboxes.get(i)
@@ -129,8 +156,9 @@ def evaluate_calls(
             # a plain-text reply where the expert called a tool is invalid (kind no_call)
             verdict = score_completion(text, states[i].tools, states[i].fmt, box)
             tally.add(verdict, states[i].tags, states[i].expert_tool)
-        done += len(idx)
-        logger.debug("scored %d/%d calls (%.1f%% valid)", done, total, 100 * tally.call_valid.rate)
+        logger.debug(
+            "scored %d/%d calls (%.1f%% valid)", tally.n, len(order), 100 * tally.call_valid.rate
+        )
     return tally
 
 
@@ -143,8 +171,9 @@ def evaluate_episodes(
     max_steps: int = 12,
 ) -> EpisodeTally:
     """Run ``n_episodes`` live episodes (``None``: each task once per format) over ``tasks`` ×
-    ``formats`` with the ReAct agent, batched per format; tally all-valid episodes (those of
-    ≥ 10 steps apart) and successes (the task's own check)."""
+    ``formats`` with the ReAct agent, batched per format; tally all-valid episodes (every step
+    valid and the episode finished or ran 10 steps; those of ≥ 10 steps apart) and successes
+    (the task's own check)."""
     from agent_rl.agent import ReActAgent
 
     if not tasks or not formats:
@@ -158,10 +187,13 @@ def evaluate_episodes(
             continue
         agent = ReActAgent(policy, format=fmt, max_steps=max_steps)
         for trajectory in agent.run_many(batch):
+            completed = trajectory.outcome.status == "finished" or (
+                len(trajectory.steps) >= tally.min_steps
+            )
             tally.add(
                 trajectory.episode_verdict(),
                 success=bool(trajectory.outcome.success),
-                all_valid=trajectory.all_valid,
+                all_valid=trajectory.all_valid and completed,
             )
     return tally
 
@@ -192,7 +224,7 @@ def evaluate(
     for temperature in config.temperatures:
         start = time.perf_counter()
         policy.do_sample, policy.temperature = temperature > 0, temperature or 1.0
-        calls = evaluate_calls(policy, states, config.calls_for(temperature))
+        calls = evaluate_calls(policy, states, config.calls_for(temperature), seed=config.seed)
         episodes = EpisodeTally()
         n_eps = config.greedy_episodes if temperature == 0 else config.episodes
         if n_eps != 0:

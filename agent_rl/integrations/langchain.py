@@ -25,7 +25,6 @@ Not here: executing tools, repairing outputs, or the plain-Python hook (``agent_
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import threading
@@ -41,7 +40,7 @@ from agent_rl.formats import Format
 from agent_rl.integrations import _lc_output as lc
 from agent_rl.integrations._runs import Episode, RunTree
 from agent_rl.recorder import as_tool_specs
-from agent_rl.scorer import Scorer
+from agent_rl.scorer import Scorer, scorer_for
 from agent_rl.tool_spec import ToolSpec
 from agent_rl.trajectories import Step, Trajectory, TrajectoryStore
 from agent_rl.verdicts import ErrorEntry, Observation
@@ -120,7 +119,6 @@ class TrajectoryCallback(BaseCallbackHandler):
         """Finished trajectories, when ``keep`` (or no store)."""
         self.written = 0
         self._tools = None if tools is None else as_tool_specs(tools)
-        self._scorers: dict[tuple[str, str], Scorer] = {}
         self._lock = threading.RLock()
         self._tree = RunTree()
         self._model_calls: dict[UUID, _ModelCall] = {}
@@ -203,17 +201,10 @@ class TrajectoryCallback(BaseCallbackHandler):
         return None
 
     def _scorer(self, tools: list[dict[str, Any]] | None, fmt: Format) -> Scorer:
-        key = (fmt, "" if self._tools is not None else json.dumps(tools or [], sort_keys=True))
-        with self._lock:
-            scorer = self._scorers.get(key)
-        if scorer is None:
-            specs: Sequence[ToolSpec] = self._tools if self._tools is not None else ()
-            if self._tools is None and tools:
-                specs = as_tool_specs(tools)
-            scorer = Scorer(specs, fmt)
-            with self._lock:
-                self._scorers[key] = scorer
-        return scorer
+        specs: Sequence[ToolSpec] = self._tools if self._tools is not None else ()
+        if self._tools is None and tools:
+            specs = as_tool_specs(tools)
+        return scorer_for(specs, fmt)
 
     def _score(self, tools: list[dict[str, Any]] | None, fmt: Format, text: str) -> Any:
         """The verdict, or ``None`` (and a counted failure) if these tools cannot be scored:

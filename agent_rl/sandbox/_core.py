@@ -61,7 +61,6 @@ class CodingSandbox:
     """
 
     __slots__ = ("_done", "_summary", "_view", "_ws")
-    _scorers: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, files: Mapping[str, str] | None = None) -> None:
         if files is not None and not isinstance(files, Mapping):
@@ -214,12 +213,9 @@ class CodingSandbox:
 
     @classmethod
     def _scorer(cls) -> Any:
-        scorer = cls._scorers.get("json")
-        if scorer is None:
-            from agent_rl.scorer import Scorer  # the scorer sits before us; import on first use
+        from agent_rl.scorer import scorer_for  # the scorer sits after us; import on first use
 
-            scorer = cls._scorers["json"] = Scorer(TOOLS, format="json")
-        return scorer
+        return scorer_for(TOOLS, "json")
 
     # -- tools, applied after check() passed ------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 Data flows top to bottom::
 
-    data      episodes (expert / recorded) -> SFT examples, GRPO step prompts (+ state column)
-    variants  renamed copies of the tasks; drills: synthetic escaping episodes (more data)
+    data      tasks (hand-written, generated families, task files) and recorded episodes
+              -> SFT examples, GRPO step prompts (+ state column)
     rewards   the strict scorer's verdicts as trl reward functions
     rollout   live multi-step episodes through trl's rollout_func
     config    SFTSettings / GRPOSettings: trl configs with our fields and CPU defaults
@@ -23,7 +23,6 @@ _LAZY = {
     "SFTSettings": "agent_rl.training.config",
     "TrainResult": "agent_rl.training.runs",
     "train_grpo": "agent_rl.training.grpo",
-    "task_variants": "agent_rl.training.variants",
     "train_sft": "agent_rl.training.sft",
 }
 

@@ -27,6 +27,7 @@ from trl import GRPOConfig, SFTConfig
 from agent_rl.errors import ConfigError
 
 __all__ = [
+    "DataFields",
     "GRPOSettings",
     "LoraSettings",
     "SFTSettings",
@@ -36,18 +37,55 @@ __all__ = [
 ]
 
 _FORMATS = ("json", "react", "hermes")
-# Data fields both settings classes have.
-_VARIANTS_HELP = "Renamed variants of each task added to the data (seeded, each one checked)."
-_DATA_SEED_HELP = (
-    "Seed of the drills and variants (default: seed); another than the SFT run's gives prompts "
-    "it never saw."
-)
 _SOURCES = ("recorded", "live")
 
 
 @dataclass
+class DataFields:
+    """Where a run's episodes come from, and its time budget: the fields SFT and GRPO share
+    (declared once; both settings classes inherit them beside trl's own fields)."""
+
+    formats: list[str] = field(
+        default_factory=lambda: list(_FORMATS),
+        metadata={"help": "Call formats to train on (json, react, hermes)."},
+    )
+    task_split: str = field(
+        default="train",
+        metadata={"help": "Hand-written task split whose expert episodes are used ('none': "
+                  "none, e.g. with --families or --tasks)."},
+    )  # fmt: skip
+    families: int = field(
+        default=0,
+        metadata={"help": "Generated train-split family episodes added (a fixed expert set of "
+                  "this size, seeded by data_seed; see agent_rl.tasks.families)."},
+    )  # fmt: skip
+    tasks: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Task files (JSONL, one Task a line: agent-rl tasks generate) whose "
+                  "expert episodes are added."},
+    )  # fmt: skip
+    trajectories: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Trajectory store files (JSONL) whose (valid) steps are added."},
+    )
+    data_seed: int | None = field(
+        default=None, metadata={"help": "Seed of the generated family episodes (default: seed)."}
+    )
+    max_seconds: float | None = field(
+        default=None,
+        metadata={"help": "Stop after this many seconds of training (the compute-matched "
+                  "baseline); a cosine schedule is then laid over the budget."},
+    )  # fmt: skip
+    budget_clock: str = field(
+        default="wall",
+        metadata={"help": "Clock of max_seconds: 'wall' (elapsed) or 'cpu' (this process's CPU "
+                  "time, fairer on a shared machine)."},
+    )  # fmt: skip
+
+
+@dataclass
 class LoraSettings:
-    """LoRA adapters (peft) instead of full fine-tuning; a field of both settings classes.
+    """LoRA adapters (peft) instead of full fine-tuning: fields of both settings classes.
 
     The adapter is saved with the run (``final/``: ``adapter_config.json`` names the base);
     every loader applies it to its base (:func:`agent_rl.checkpoints.load_model`).
@@ -68,6 +106,17 @@ class LoraSettings:
         },
     )
 
+    def _check_lora(self) -> None:
+        if self.lora_r < 1 or self.lora_alpha < 1 or not 0 <= self.lora_dropout < 1:
+            raise ConfigError("lora_r and lora_alpha must be >= 1 and lora_dropout in [0, 1).")
+        if self.use_peft and not self.lora_target_modules:
+            raise ConfigError("lora_target_modules is empty. Set module names or all-linear.")
+        if self.lora_merge and not self.use_peft:
+            raise ConfigError(
+                "lora_merge=True is not supported because without use_peft the run saves a full "
+                "model already. Set use_peft=True, or drop lora_merge."
+            )
+
 
 def _no_cuda() -> bool:
     import torch
@@ -75,65 +124,29 @@ def _no_cuda() -> bool:
     return not torch.cuda.is_available()
 
 
-def _check_common(s: SFTSettings | GRPOSettings) -> None:
+def _check_common(s: DataFields) -> None:
     bad = [f for f in s.formats if f not in _FORMATS]
     if bad or not s.formats:
         raise ConfigError(
             f"formats={list(s.formats)} is not supported because agent-rl knows only "
             f"{', '.join(_FORMATS)}. Set formats to a non-empty list of those."
         )
-    for name in ("drills", "variants"):
-        if getattr(s, name) < 0:
-            raise ConfigError(f"{name}={getattr(s, name)} must be >= 0.")
+    if s.families < 0:
+        raise ConfigError(f"families={s.families} must be >= 0.")
     if s.max_seconds is not None and s.max_seconds <= 0:
         raise ConfigError(f"max_seconds={s.max_seconds} must be positive (or unset for no limit).")
     if s.budget_clock not in ("wall", "cpu"):
         raise ConfigError(f"budget_clock={s.budget_clock!r} is not supported. Set 'wall' or 'cpu'.")
-    if s.lora_r < 1 or s.lora_alpha < 1 or not 0 <= s.lora_dropout < 1:
-        raise ConfigError("lora_r and lora_alpha must be >= 1 and lora_dropout in [0, 1).")
-    if s.use_peft and not s.lora_target_modules:
-        raise ConfigError("lora_target_modules is empty. Set module names or all-linear.")
-    if s.lora_merge and not s.use_peft:
-        raise ConfigError(
-            "lora_merge=True is not supported because without use_peft the run saves a full "
-            "model already. Set use_peft=True, or drop lora_merge."
-        )
 
 
 @dataclass
-class SFTSettings(LoraSettings, SFTConfig):
+class SFTSettings(SFTConfig, DataFields, LoraSettings):
     """trl's ``SFTConfig`` for the SFT baseline on expert episodes (and recorded valid steps).
 
     Every example is one episode as the agent saw it, loss on the assistant turns only
     (trl's ``assistant_only_loss`` with its Qwen2.5 training template).
     """
 
-    formats: list[str] = field(
-        default_factory=lambda: list(_FORMATS),
-        metadata={"help": "Call formats to train on (json, react, hermes)."},
-    )
-    trajectories: list[str] = field(
-        default_factory=list,
-        metadata={"help": "Trajectory store files (JSONL) whose valid steps are added."},
-    )
-    task_split: str = field(
-        default="train", metadata={"help": "Task split whose expert episodes are used."}
-    )
-    drills: int = field(
-        default=0,
-        metadata={"help": "Synthetic escaping episodes added to the data (seeded; see drills.py)."},
-    )
-    variants: int = field(default=0, metadata={"help": _VARIANTS_HELP})
-    data_seed: int | None = field(default=None, metadata={"help": _DATA_SEED_HELP})
-    max_seconds: float | None = field(
-        default=None,
-        metadata={"help": "Stop after this many seconds of training (compute-matched SFT)."},
-    )
-    budget_clock: str = field(
-        default="wall",
-        metadata={"help": "Clock of max_seconds: 'wall' (elapsed) or 'cpu' (this process's CPU "
-                  "time, fairer on a shared machine)."},
-    )  # fmt: skip
     # CPU-friendly defaults for the tiny model (trl's defaults target a GPU and a big model).
     output_dir: str | None = "runs/sft"
     learning_rate: float = 3e-3
@@ -155,11 +168,12 @@ class SFTSettings(LoraSettings, SFTConfig):
 
     def __post_init__(self) -> None:
         _check_common(self)
+        self._check_lora()
         super().__post_init__()
 
 
 @dataclass
-class GRPOSettings(LoraSettings, GRPOConfig):
+class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
     """trl's ``GRPOConfig`` for GRPO on tool-call validity.
 
     ``source="recorded"``: one prompt per step of the expert episodes of the training tasks
@@ -177,23 +191,6 @@ class GRPOSettings(LoraSettings, GRPOConfig):
         metadata={"help": "'recorded': step prompts from expert/recorded episodes; 'live': "
                   "whole episodes run by the current policy in the sandbox."},
     )  # fmt: skip
-    formats: list[str] = field(
-        default_factory=lambda: list(_FORMATS),
-        metadata={"help": "Call formats to train on (json, react, hermes)."},
-    )
-    trajectories: list[str] = field(
-        default_factory=list,
-        metadata={"help": "Trajectory store files (JSONL) whose steps become prompts."},
-    )
-    task_split: str = field(
-        default="train", metadata={"help": "Task split whose expert episodes are used."}
-    )
-    drills: int = field(
-        default=0,
-        metadata={"help": "Synthetic escaping episodes added to the data (seeded; see drills.py)."},
-    )
-    variants: int = field(default=0, metadata={"help": _VARIANTS_HELP})
-    data_seed: int | None = field(default=None, metadata={"help": _DATA_SEED_HELP})
     max_prompts: int | None = field(
         default=None, metadata={"help": "Keep at most this many prompts (seeded sample)."}
     )
@@ -208,14 +205,6 @@ class GRPOSettings(LoraSettings, GRPOConfig):
     max_turn_tokens: int = field(
         default=192, metadata={"help": "Live episodes: most new tokens per model turn."}
     )
-    max_seconds: float | None = field(
-        default=None, metadata={"help": "Stop after this many seconds of training."}
-    )
-    budget_clock: str = field(
-        default="wall",
-        metadata={"help": "Clock of max_seconds: 'wall' (elapsed) or 'cpu' (this process's CPU "
-                  "time, fairer on a shared machine)."},
-    )  # fmt: skip
     # CPU-friendly, on-policy defaults measured on the tiny model (BENCHMARKS.md): one prompt
     # of 16 generations per step at lr 1e-4; 5e-4 drifted (held-out validity 6.8% -> 2.7% in
     # 40 steps) and 1e-3 collapsed to no valid JSON in 20.
@@ -243,6 +232,7 @@ class GRPOSettings(LoraSettings, GRPOConfig):
 
     def __post_init__(self) -> None:
         _check_common(self)
+        self._check_lora()
         if self.source not in _SOURCES:
             raise ConfigError(
                 f"source={self.source!r} is not supported because episodes come from recorded "
@@ -254,7 +244,7 @@ class GRPOSettings(LoraSettings, GRPOConfig):
 
 
 def data_seed(settings: SFTSettings | GRPOSettings) -> int:
-    """The seed of the run's drills and task variants: ``data_seed``, else ``seed``."""
+    """The seed of the run's generated family episodes: ``data_seed``, else ``seed``."""
     return settings.seed if settings.data_seed is None else settings.data_seed
 
 

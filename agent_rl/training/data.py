@@ -40,6 +40,8 @@ __all__ = [
     "live_dataset",
     "recorded_steps",
     "reference_tool",
+    "run_tasks",
+    "settings_steps",
     "sft_dataset",
     "training_steps",
 ]
@@ -169,32 +171,47 @@ def recorded_steps(sources: Iterable[str | Path | Trajectory]) -> Iterator[StepE
             )
 
 
+def run_tasks(
+    split: str = "train",
+    families: int = 0,
+    seed: int = 0,
+    files: Sequence[str | Path] = (),
+) -> list[Task]:
+    """The tasks a run trains on: the hand-written ``split`` (``"none"``: none), ``families``
+    generated train-split family instances (seeded: a fixed expert set), and every task file."""
+    from agent_rl.tasks import generate_tasks, load_task_file, load_tasks
+
+    tasks = [] if split == "none" else list(load_tasks(split))  # type: ignore[arg-type]
+    if families:
+        tasks += generate_tasks("train", families, seed=seed)
+    for path in files:
+        tasks += load_task_file(path)
+    return tasks
+
+
 def training_steps(
     formats: Sequence[str],
     trajectories: Sequence[str | Path | Trajectory] = (),
     tasks: Sequence[Task] | None = None,
-    split: str = "train",
-    drills: int = 0,
-    seed: int = 0,
-    variants: int = 0,
 ) -> list[StepExample]:
-    """Expert steps of ``tasks`` (default: ``load_tasks(split)``) and of ``variants`` renamed
-    variants of each (:mod:`~agent_rl.training.variants`), recorded steps, and the steps of
-    ``drills`` synthetic escaping episodes (:mod:`~agent_rl.training.drills`)."""
-    from agent_rl.tasks import load_tasks
-    from agent_rl.training.drills import drill_steps
-    from agent_rl.training.variants import task_variants
-
-    tasks = load_tasks(split) if tasks is None else tasks
-    steps = [
-        *expert_steps(tasks, formats),
-        *expert_steps(task_variants(tasks, variants, seed), formats),
-        *recorded_steps(trajectories),
-        *drill_steps(drills, formats, seed),
-    ]
+    """Expert steps of ``tasks`` (default: the hand-written train split) and recorded steps."""
+    tasks = run_tasks() if tasks is None else tasks
+    steps = [*expert_steps(tasks, formats), *recorded_steps(trajectories)]
     if not steps:
-        raise ConfigError("no training steps: no tasks in the split and no trajectories given.")
+        raise ConfigError("no training steps: no tasks and no trajectories given.")
     return steps
+
+
+def settings_steps(settings: Any, tasks: Sequence[Task] | None = None) -> list[StepExample]:
+    """The training steps a run's settings (``DataFields``) name: ``tasks`` if given, else
+    its hand-written split, generated families and task files; plus its trajectories."""
+    from agent_rl.training.config import data_seed
+
+    if tasks is None:
+        tasks = run_tasks(
+            settings.task_split, settings.families, data_seed(settings), settings.tasks
+        )
+    return training_steps(settings.formats, settings.trajectories, tasks)
 
 
 def _dataset(rows: list[dict[str, Any]]) -> Dataset:

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
 from agent_rl.training.config import GRPOSettings, data_seed, policy_lag
-from agent_rl.training.data import StepExample, grpo_dataset, live_dataset, training_steps
+from agent_rl.training.data import (
+    StepExample,
+    grpo_dataset,
+    live_dataset,
+    run_tasks,
+    settings_steps,
+)
 from agent_rl.training.rewards import DEFAULT_WEIGHTS, LIVE_REWARDS, RECORDED_REWARDS
 from agent_rl.training.runs import (
     MetricsLog,
@@ -87,21 +93,16 @@ def train_grpo(
 
     rollout = None
     if args.source == "live":
-        from agent_rl.tasks import load_tasks
         from agent_rl.training.rollout import LiveRollout
-        from agent_rl.training.variants import task_variants
 
-        tasks = load_tasks(args.task_split) if tasks is None else tasks
-        tasks = [*tasks, *task_variants(tasks, args.variants, data_seed(args))]
+        if tasks is None:
+            tasks = run_tasks(args.task_split, args.families, data_seed(args), args.tasks)
         dataset = live_dataset(tasks, args.formats)
         rollout = LiveRollout(tasks, args)
         funcs = list(reward_funcs or LIVE_REWARDS)
     else:
         if steps is None:
-            steps = training_steps(
-                args.formats, args.trajectories, tasks, args.task_split, args.drills,
-                data_seed(args), args.variants,
-            )  # fmt: skip
+            steps = settings_steps(args, tasks)
         dataset = grpo_dataset(
             steps, max_prompts=args.max_prompts, seed=args.seed, tools=args.prompt_tools
         )

@@ -52,7 +52,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from agent_rl.verdicts import STAGES, CallVerdict, ErrorEntry
+from agent_rl.scorer import NO_CALL, scorer_for
+from agent_rl.verdicts import STAGES, CallVerdict
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -73,7 +74,6 @@ __all__ = [
     "valid_expert_tool",
 ]
 
-NO_CALL = "no_call"
 # Kinds logged every step (0 when absent) so their means are unbiased; others when present.
 KNOWN_KINDS: tuple[str, ...] = (
     NO_CALL, "empty", "truncated", "trailing_comma", "invalid_escape", "control_character",
@@ -101,14 +101,6 @@ def completion_text(completion: Any) -> str:
     raise TypeError(f"cannot read a completion of type {type(completion).__name__}")
 
 
-@lru_cache(maxsize=64)
-def _scorer(tools_json: str, fmt: str) -> Any:
-    from agent_rl.scorer import Scorer
-    from agent_rl.tool_spec import ToolSpec
-
-    return Scorer([ToolSpec.from_openai(t) for t in json.loads(tools_json)], fmt)
-
-
 @lru_cache(maxsize=256)
 def _state(state_json: str) -> Any:
     from agent_rl.sandbox import CodingSandbox
@@ -121,14 +113,11 @@ def score_completion(
 ) -> CallVerdict:
     """The verdict on one raw output, as the reward sees it: ``tools`` is the OpenAI tool list
     as JSON text, ``state`` a sandbox snapshot as JSON text, a live state object (a
-    ``CodingSandbox``), or ``None``/``""``: no state check."""
+    ``CodingSandbox``), or ``None``/``""``: no state check. The scorer's own rule
+    (``Scorer.score(expect_call=...)``) with the dataset's columns as arguments."""
     if isinstance(state, str):
         state = _state(state) if state else None
-    verdict = _scorer(tools, fmt).score(text, state)
-    if expects_call and verdict.valid and verdict.call is None:
-        entry = ErrorEntry(NO_CALL, "a tool call was due here, but the output is plain text")
-        return CallVerdict(False, "envelope", None, (entry,), verdict.final_answer)
-    return verdict
+    return scorer_for(tools, fmt).score(text, state, expect_call=expects_call)  # type: ignore[arg-type]
 
 
 def _level(verdict: CallVerdict | dict[str, Any]) -> int:

@@ -7,13 +7,15 @@ our strict scorer's; they also only speak the chat template's tool format (herme
 ``json`` and ``react`` formats. ``rollout_func`` hands us the prompts and the trainer: we
 generate every turn with the trainer's *current* weights (on-policy), score its raw text with
 :class:`~agent_rl.scorer.Scorer` against the episode's sandbox, apply valid calls, feed back
-the same observation messages the agent uses (:mod:`agent_rl.prompts`), and return token ids
+the same observation messages the agent uses (:mod:`agent_rl.prompts`) — each turn stepped by
+the agent's own :func:`~agent_rl.agent.advance`, so a plain-text reply is ``no_call`` and the
+episode goes on with the error observation, exactly as in the agent —, and return token ids
 with an ``env_mask`` so observation tokens carry no loss.
 
 One completion = one whole episode: model turns and observations, token for token. It ends
-when ``finish`` runs, on a plain-text reply (scored ``no_call``: a call was due), after
-``max_episode_steps`` turns, or when ``max_completion_length`` tokens are used. Per-turn
-verdicts (``turns``) and the task's success check (``success``) go to the reward functions.
+when ``finish`` runs, after ``max_episode_steps`` turns, or when ``max_completion_length``
+tokens are used. Per-turn verdicts (``turns``) and the task's success check (``success``) go
+to the reward functions.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent_rl.training.rewards import NO_CALL, score_completion, turn_record
+from agent_rl.training.rewards import score_completion, turn_record
 
 if TYPE_CHECKING:
     from agent_rl.tasks import Task
@@ -143,7 +145,8 @@ class LiveRollout:
 
     def _play(self, episode: _Episode, new: list[int], tokenizer: Any, eos: list[int],
               budget: int) -> None:  # fmt: skip
-        from agent_rl.prompts import error_observation, observation_message
+        from agent_rl.agent import advance
+        from agent_rl.prompts import observation_message
 
         end = next((i for i, t in enumerate(new) if t in eos), None)
         generated = new if end is None else new[: end + 1]
@@ -153,17 +156,11 @@ class LiveRollout:
         episode.turns.append(turn_record(verdict))
         episode.completion_ids += generated
         episode.env_mask += [1] * len(generated)
-        if verdict.valid:
-            observation = episode.sandbox.step(verdict.call).content
-        elif verdict.kind == NO_CALL:
-            episode.done = True  # a plain-text reply ends the episode, as in the agent
-            return
-        else:
-            observation = error_observation(verdict)
-        if episode.sandbox.done:
+        observation, status = advance(episode.sandbox, verdict)
+        if status is not None or observation is None:
             episode.done = True
             return
-        suffix = _env_suffix(tokenizer, observation_message(observation, episode.fmt),
+        suffix = _env_suffix(tokenizer, observation_message(observation.content, episode.fmt),
                              closed=end is not None)  # fmt: skip
         if len(episode.completion_ids) + len(suffix) >= budget:
             episode.done = True

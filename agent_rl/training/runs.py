@@ -87,16 +87,50 @@ def clock(kind: str = "wall") -> float:
 class StopAfterSeconds(TrainerCallback):
     """Stop training (after the current optimizer step) once ``seconds`` have passed since
     training began on ``clock`` (``wall`` or ``cpu``), saving a checkpoint then if the run
-    saves by steps."""
+    saves by steps.
 
-    def __init__(self, seconds: float, clock: str = "wall") -> None:
+    With ``cosine_peak`` the learning rate follows a warmup + cosine schedule laid over the
+    *budget* instead of over ``max_steps``: ``warmup`` (a fraction) of the seconds to reach
+    ``cosine_peak``, then cosine decay to 0 exactly when the budget ends, however many steps
+    that is (the run's scheduler must be ``constant``; this sets its base rate each step, so
+    logged learning rates are the real ones). A budgeted baseline planned in steps would end
+    its budget mid-schedule, at a high learning rate, or never leave its warmup.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        clock: str = "wall",
+        *,
+        cosine_peak: float | None = None,
+        warmup: float = 0.0,
+    ) -> None:
         self.seconds = seconds
         self.clock = clock
+        self.cosine_peak, self.warmup = cosine_peak, warmup
         self.started: float | None = None
         self.stopped_at_step: int | None = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.started = clock(self.clock)
+
+    def lr_at(self, fraction: float) -> float:
+        """The scheduled learning rate ``fraction`` of the way through the budget."""
+        peak = self.cosine_peak or 0.0
+        f = min(max(fraction, 0.0), 1.0)
+        if f < self.warmup:
+            return peak * f / self.warmup
+        return peak * 0.5 * (1.0 + math.cos(math.pi * (f - self.warmup) / (1.0 - self.warmup)))
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.cosine_peak is None or self.started is None:
+            return
+        lr = self.lr_at((clock(self.clock) - self.started) / self.seconds)
+        optimizer, scheduler = kwargs.get("optimizer"), kwargs.get("lr_scheduler")
+        for group in getattr(optimizer, "param_groups", ()):
+            group["lr"] = lr
+        if scheduler is not None and hasattr(scheduler, "base_lrs"):
+            scheduler.base_lrs = [lr] * len(scheduler.base_lrs)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         if self.started is not None and clock(self.clock) - self.started >= self.seconds:

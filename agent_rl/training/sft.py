@@ -1,11 +1,12 @@
 """``train_sft``: the SFT baseline — trl's ``SFTTrainer`` on expert (and recorded valid) steps.
 
-Each example is one step: the exact prompt the agent sees and the valid output as the
-assistant completion, loss on the completion only. The same function makes both baselines:
+Each example is one episode as the agent saw it (every step's exact prompt is a prefix of it),
+loss on the assistant turns only — the valid outputs. The same function makes both baselines:
 
 - the SFT start point GRPO begins from: ``train_sft(tiny_model, output_dir=..., max_steps=...)``;
-- the compute-matched SFT: the same checkpoint trained further for GRPO's wall-clock time,
-  ``train_sft(sft_ckpt, output_dir=..., max_seconds=grpo.train_seconds, max_steps=big)``.
+- the compute-matched SFT: the same checkpoint trained further for GRPO's CPU time,
+  ``train_sft(sft_ckpt, max_seconds=grpo.train_cpu_seconds, budget_clock="cpu", ...)`` — its
+  cosine schedule is laid over that budget, so it decays to 0 exactly when the budget ends.
 
 Not a GRPO trainer and not an evaluator.
 """
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
-from agent_rl.training.config import SFTSettings, data_seed
-from agent_rl.training.data import StepExample, sft_dataset, training_steps
+from agent_rl.training.config import SFTSettings
+from agent_rl.training.data import StepExample, settings_steps, sft_dataset
 from agent_rl.training.runs import (
     MetricsLog,
     StopAfterSeconds,
@@ -52,6 +53,18 @@ def _settings(cls: type, settings: Any, overrides: dict[str, Any]) -> Any:
     return settings
 
 
+def _budget(args: SFTSettings) -> StopAfterSeconds:
+    """The time budget; a cosine schedule is laid over the budget rather than ``max_steps``
+    (which then only caps the run), so the budget ends exactly where the schedule does."""
+    if str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)) != "cosine":
+        return StopAfterSeconds(args.max_seconds or 0.0, args.budget_clock)
+    warmup = args.warmup_steps if args.warmup_steps < 1 else 0.0
+    args.lr_scheduler_type = "constant"  # the callback sets the rate each step
+    return StopAfterSeconds(
+        args.max_seconds or 0.0, args.budget_clock, cosine_peak=args.learning_rate, warmup=warmup
+    )
+
+
 def train_sft(
     model: str | Path | tuple[Any, Any],
     settings: SFTSettings | None = None,
@@ -76,15 +89,12 @@ def train_sft(
     output_dir = Path(args.output_dir)
     policy, tokenizer = load_policy(model)
     if steps is None:
-        steps = training_steps(
-            args.formats, args.trajectories, tasks, args.task_split, args.drills,
-            data_seed(args), args.variants,
-        )  # fmt: skip
+        steps = settings_steps(args, tasks)
     dataset = sft_dataset(steps)
     metrics = MetricsLog(output_dir)
     extra: list[Any] = [metrics]
     if args.max_seconds is not None:
-        extra.append(StopAfterSeconds(args.max_seconds, args.budget_clock))
+        extra.append(_budget(args))
     trainer = SFTTrainer(
         model=policy,
         args=args,
