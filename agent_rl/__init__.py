@@ -2,9 +2,9 @@
 
 Data flows one way through the modules (each imports only from those before it)::
 
-    verdicts/errors → strict_json → tool_spec → formats → scorer → sandbox → tasks
+    verdicts/errors → strict_json → kinds → tool_spec → formats → scorer → sandbox → tasks
       → trajectories → recorder → checkpoints → policies → agent → integrations → models
-      → training → evaluation → demo → commands → cli
+      → training → evaluation → demo → runtime (serve, proxy, online) → commands → cli
 
 Names are imported lazily so that ``import agent_rl`` (and the scorer) never pulls in torch.
 """
@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "AgentRLError": "agent_rl.errors",
+    "BackgroundServer": "agent_rl.runtime",
     "CallState": "agent_rl.verdicts",
     "CallVerdict": "agent_rl.verdicts",
     "CodingSandbox": "agent_rl.sandbox",
@@ -36,6 +37,7 @@ _LAZY: dict[str, str] = {
     "JsonVerdict": "agent_rl.strict_json",
     "NAMED_MODELS": "agent_rl.checkpoints",
     "Observation": "agent_rl.verdicts",
+    "OnlineLearner": "agent_rl.runtime.online",
     "OpenAIPolicy": "agent_rl.policies",
     "Policy": "agent_rl.policies",
     "PolicyError": "agent_rl.errors",
@@ -45,6 +47,7 @@ _LAZY: dict[str, str] = {
     "SandboxError": "agent_rl.errors",
     "Scorer": "agent_rl.scorer",
     "ScriptedPolicy": "agent_rl.policies",
+    "ServedPolicy": "agent_rl.runtime",
     "Step": "agent_rl.trajectories",
     "StoreError": "agent_rl.errors",
     "StrictJsonError": "agent_rl.strict_json",
@@ -58,11 +61,13 @@ _LAZY: dict[str, str] = {
     "TrajectoryCallback": "agent_rl.integrations.langchain",
     "TrajectoryStore": "agent_rl.trajectories",
     "build_tiny_model": "agent_rl.models",
+    "create_proxy_app": "agent_rl.runtime",
+    "create_serve_app": "agent_rl.runtime",
     "evaluate": "agent_rl.evaluation",
     "format_instructions": "agent_rl.formats",
     "generate_tasks": "agent_rl.tasks",
-    "load_model": "agent_rl.checkpoints",
     "load_task_file": "agent_rl.tasks",
+    "load_model": "agent_rl.checkpoints",
     "load_tasks": "agent_rl.tasks",
     "loads_strict": "agent_rl.strict_json",
     "make_sandbox": "agent_rl.tasks",

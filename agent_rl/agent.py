@@ -15,8 +15,8 @@ output, score the raw text with the strict ``Scorer`` against the sandbox, then
 
 ``max_steps`` outputs end it otherwise. Every step is recorded in a ``Trajectory`` (the exact
 messages, the raw output, the applied call, the observation, the verdict, timing — the wall
-time of the batched policy call the step was part of —, tokens when the policy reports them in
-``last_usage``, and the sandbox snapshot at step 0 so the state can be replayed).
+time of the batched policy call the step was part of —, tokens when the policy's ``Completion``
+carries them, and the sandbox snapshot at step 0 so the state can be replayed).
 ``run_many`` batches the policy across episodes: all live episodes generate together, step by
 step. This module does not train and does not write files (``TrajectoryStore`` does).
 """
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError, PolicyError
 from agent_rl.formats import format_instructions
+from agent_rl.policies.base import Completion, Policy
 from agent_rl.prompts import build_messages, error_observation
 from agent_rl.sandbox import CodingSandbox
 from agent_rl.scorer import Scorer, scorer_for
@@ -40,7 +41,6 @@ from agent_rl.verdicts import CallVerdict, Observation
 
 if TYPE_CHECKING:
     from agent_rl.formats import Format
-    from agent_rl.policies import Policy
 
 __all__ = ["ReActAgent", "StepCallback", "advance"]
 
@@ -100,6 +100,11 @@ class ReActAgent:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         format_instructions(format)  # ConfigError for an unknown format
+        if not isinstance(policy, Policy):
+            raise ConfigError(
+                f"{type(policy).__name__} is not a policy: it needs a name, generate(batch) and "
+                "complete(batch). Subclass agent_rl.policies.TextPolicy to write only generate."
+            )
         if max_steps < 1:
             raise ConfigError(f"max_steps={max_steps} must be at least 1")
         if scorer is not None and scorer.format != format:
@@ -145,23 +150,20 @@ class ReActAgent:
             batch = [self._messages(ep) for ep in running]
             started = time.time()
             t0 = time.perf_counter()
-            outputs = self._generate(batch)
+            outputs = self._complete(batch)
             latency = time.perf_counter() - t0
-            usage = getattr(self.policy, "last_usage", None)
-            if not isinstance(usage, list) or len(usage) != len(batch):
-                usage = [{}] * len(batch)
-            for ep, messages, output, counts in zip(running, batch, outputs, usage, strict=True):
-                tokens = counts if isinstance(counts, dict) else {}
+            for ep, messages, output in zip(running, batch, outputs, strict=True):
+                done = isinstance(output, Completion)
                 step = Step(
                     index=len(ep.trajectory.steps),
                     messages=messages,
                     started_at=started,
                     latency_s=latency,
-                    prompt_tokens=tokens.get("prompt_tokens"),
-                    completion_tokens=tokens.get("completion_tokens"),
+                    prompt_tokens=output.prompt_tokens if done else None,
+                    completion_tokens=output.completion_tokens if done else None,
                     state_before=ep.sandbox.snapshot() if not ep.trajectory.steps else None,
                 )
-                self._apply(ep, step, output)
+                self._apply(ep, step, output.text if done else output)
                 if on_step is not None:
                     on_step(ep.trajectory, ep.trajectory.steps[-1])
                 if ep.done:
@@ -191,7 +193,7 @@ class ReActAgent:
             format=self.format,
             metadata=TrajectoryMeta(
                 source="agent",
-                model=str(getattr(self.policy, "name", type(self.policy).__name__)),
+                model=str(self.policy.name),
                 extra={
                     "policy": type(self.policy).__name__,
                     "max_steps": self.max_steps,
@@ -238,32 +240,26 @@ class ReActAgent:
             ep.trajectory.outcome.success = bool(ep.task.check(ep.sandbox))
 
     # --- the policy, one batch -------------------------------------------------------------------
-    def _generate(self, batch: list[list[dict[str, Any]]]) -> list[str | Exception]:
-        """One output or the exception that stopped it, per conversation. A failing batch is
-        retried conversation by conversation so one bad episode does not end the others."""
-        each = getattr(self.policy, "generate_each", None)
+    def _complete(self, batch: list[list[dict[str, Any]]]) -> list[Completion | Exception]:
+        """One completion or the exception that stopped it, per conversation (the policy's
+        ``complete``); a wrong answer from the policy is an error of every episode in the batch."""
         try:
-            outputs: list[Any] = list(
-                each(batch) if callable(each) else self.policy.generate(batch)
-            )
-        except Exception as exc:
-            if len(batch) == 1 or callable(each):
-                return [exc] * len(batch)
-            outputs = []
-            for messages in batch:
-                try:
-                    outputs.extend(self.policy.generate([messages]))
-                except Exception as one:
-                    outputs.append(one)
+            outputs: list[Any] = list(self.policy.complete(batch))
+        except Exception as exc:  # complete should not raise; if it does, no episode is lost
+            return [exc] * len(batch)
         if len(outputs) != len(batch):
             err = PolicyError(
-                f"policy {getattr(self.policy, 'name', '?')!r} returned {len(outputs)} outputs "
+                f"policy {self.policy.name!r} returned {len(outputs)} outputs "
                 f"for {len(batch)} conversations"
             )
             return [err] * len(batch)
-        return [
-            o
-            if isinstance(o, str | Exception)
-            else PolicyError(f"the policy returned {type(o).__name__}, not text")
-            for o in outputs
-        ]
+        return [_checked(o) for o in outputs]
+
+
+def _checked(output: Any) -> Completion | Exception:
+    if isinstance(output, Exception):
+        return output
+    if isinstance(output, Completion) and isinstance(output.text, str):
+        return output
+    got = output.text if isinstance(output, Completion) else output
+    return PolicyError(f"the policy returned {type(got).__name__}, not text")

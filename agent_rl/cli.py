@@ -17,7 +17,9 @@ from agent_rl.errors import AgentRLError
 
 __all__ = ["main"]
 
-COMMANDS = ("record", "score", "sft", "train", "eval", "demo", "tasks")
+COMMANDS = (
+    "record", "score", "sft", "train", "eval", "demo", "tasks", "serve", "proxy", "online",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

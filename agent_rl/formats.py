@@ -11,10 +11,11 @@ Three envelopes around the same call object ``{"name": ..., "arguments": {...}}`
   ``</tool_call>``: a tag inside an argument must be escaped (``<\\/tool_call>``), and
   :func:`render_call` does so.
 
-This module renders calls (:func:`render_call`, what an expert writes), states the format for a
-system prompt (:func:`format_instructions`) and locates the JSON of a call in raw text
-(:func:`extract`). It does not parse the JSON or check the call: that is :mod:`agent_rl.scorer`,
-which maps the parser's ``extra_data`` back to an envelope kind with :func:`trailing_error`.
+This module renders calls (:func:`render_call`, what an expert writes; :func:`render_raw_call`,
+a provider's native call with its raw arguments string), states the format for a system prompt
+(:func:`format_instructions`) and locates the JSON of a call in raw text (:func:`extract`). It
+does not parse the JSON or check the call: that is :mod:`agent_rl.scorer`, which maps the
+parser's ``extra_data`` back to an envelope kind with :func:`trailing_error`.
 
 Envelope kinds (stage ``envelope``): ``empty``, ``code_fence``, ``prose_around_call``,
 ``multiple_calls``, ``missing_action``, ``action_not_json``, ``action_and_final_answer``,
@@ -40,6 +41,7 @@ __all__ = [
     "format_instructions",
     "render_call",
     "render_final",
+    "render_raw_call",
     "trailing_error",
 ]
 
@@ -98,15 +100,38 @@ def render_call(
     accepts. ``thought`` goes before the call in ``react`` (``Thought: ...``) and ``hermes``;
     ``json`` has no room for one (it is ignored)."""
     _check_format(fmt)
-    body = _call_json(call)
+    return _wrap(_escape_tags(_call_json(call), fmt), fmt, thought)
+
+
+def render_raw_call(
+    name: Any, arguments: Any, fmt: Format = "json", thought: str | None = None
+) -> str:
+    """A provider's native tool call as call text in ``fmt``: ``{"name": ..., "arguments": ...}``
+    with ``arguments`` — the raw string the provider sent (a string on OpenAI's wire) — spliced
+    in verbatim, so malformed JSON stays malformed for the scorer. A non-string ``arguments`` is
+    JSON-encoded (``None``: ``null``), and so is ``name``, as given (a missing or non-string
+    name stays visible to the scorer). The one place raw arguments become call text."""
+    _check_format(fmt)
+    encode = json.JSONEncoder(ensure_ascii=False, default=repr).encode
+    raw = arguments if isinstance(arguments, str) else _escape_tags(encode(arguments), fmt)
+    body = '{"name": ' + _escape_tags(encode(name), fmt) + ', "arguments": ' + raw + "}"
+    return _wrap(body, fmt, thought)
+
+
+def _escape_tags(json_text: str, fmt: Format) -> str:
+    # Hermes parsers (trl, vLLM) end a call at the first closing tag, so a tag inside a string
+    # must be escaped; "<" can only occur inside JSON strings, where both escapes are exact.
+    if fmt != "hermes" or "<" not in json_text:
+        return json_text
+    return json_text.replace(OPEN_TAG, "\\u003ctool_call>").replace(CLOSE_TAG, "<\\/tool_call>")
+
+
+def _wrap(body: str, fmt: Format, thought: str | None) -> str:
     if fmt == "json":
         return body
     if fmt == "react":
         action = f"{ACTION} {body}"
         return action if thought is None else f"Thought: {thought}\n{action}"
-    # Hermes parsers (trl, vLLM) end a call at the first closing tag, so a tag inside a string
-    # must be escaped; "<" can only occur inside JSON strings, where both escapes are exact.
-    body = body.replace(OPEN_TAG, "\\u003ctool_call>").replace(CLOSE_TAG, "<\\/tool_call>")
     tagged = f"{OPEN_TAG}\n{body}\n{CLOSE_TAG}"
     return tagged if thought is None else f"{thought}\n{tagged}"
 

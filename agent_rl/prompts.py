@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.formats import format_instructions
-from agent_rl.verdicts import CallVerdict, ErrorEntry, Observation
+from agent_rl.verdicts import CallVerdict, ErrorEntry, Messages, Observation
 
 if TYPE_CHECKING:
     from agent_rl.formats import Format
@@ -41,7 +41,6 @@ __all__ = [
     "tools_json",
 ]
 
-Messages = list[dict[str, Any]]
 # One earlier step: (the raw output, the observation text the model got back), or any object
 # with ``raw_output`` and ``observation`` (a recorded ``Step``).
 Turn = Any

@@ -34,6 +34,7 @@ from agent_rl.formats import Format
 from agent_rl.scorer import Scorer
 from agent_rl.tool_spec import ToolSpec
 from agent_rl.trajectories import Outcome, Step, Trajectory, TrajectoryStore
+from agent_rl.trajectories.models import Status
 from agent_rl.verdicts import CallState, Observation, ToolCall
 
 __all__ = ["Recorder", "as_tool_specs"]
@@ -41,7 +42,6 @@ __all__ = ["Recorder", "as_tool_specs"]
 log = logging.getLogger(__name__)
 
 Snapshot = Literal["first", "every", "none"]
-Status = Literal["finished", "final_answer", "max_steps", "error"]
 
 
 def as_tool_specs(tools: Sequence[Any]) -> list[ToolSpec]:

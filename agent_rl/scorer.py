@@ -29,14 +29,13 @@ from typing import Any
 
 from agent_rl.errors import ToolSpecError
 from agent_rl.formats import Extraction, Format, extractor, trailing_error
+from agent_rl.kinds import NO_CALL
 from agent_rl.strict_json import JsonVerdict, StrictJsonError, loads_strict
 from agent_rl.tool_spec import ToolSpec
 from agent_rl.verdicts import CallState, CallVerdict, EpisodeVerdict, ErrorEntry, ToolCall
 
 __all__ = ["NO_CALL", "Scorer", "scorer_for"]
 
-NO_CALL = "no_call"
-"""The kind of a plain-text reply where a tool call was due (``expect_call=True``)."""
 
 MAX_ERRORS = 20  # per verdict: a million bad keys must not make a million entries
 _ARG_ALIASES = ("parameters", "args", "input", "arguments_json", "params")

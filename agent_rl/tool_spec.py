@@ -1,9 +1,14 @@
 """``ToolSpec``: a tool's name, description and JSON Schema (draft 2020-12) of its arguments.
 
 Build one from a plain Python function (type hints + docstring), a pydantic model, an OpenAI
-function-tool dict or a LangChain ``BaseTool``; :meth:`ToolSpec.to_openai` goes back. Every spec
-is checked when it is made (a bad name or schema raises :class:`ToolSpecError` saying what to
-fix) and compiled once, so :meth:`ToolSpec.validate_arguments` is cheap on the hot path.
+function-tool dict, a LangChain ``BaseTool`` or an MCP tool; :meth:`ToolSpec.to_openai` goes
+back. Every spec is checked when it is made (a bad name or schema raises :class:`ToolSpecError`
+saying what to fix) and compiled once, so :meth:`ToolSpec.validate_arguments` is cheap on the
+hot path.
+
+Names follow MCP (SEP-986): 1-128 ASCII letters, digits, ``_``, ``-`` and ``.`` (``math.gcd``, as
+in BFCL). Some providers are stricter (OpenAI: ``^[a-zA-Z0-9_-]{1,64}$``): such a name is still a
+valid spec, and :meth:`ToolSpec.name_issues` says which providers would refuse it and why.
 
 Unknown argument names are errors unless the schema allows extra properties explicitly: a
 spec whose top-level schema says nothing about extra properties gets
@@ -48,7 +53,10 @@ from agent_rl.verdicts import ErrorEntry
 
 __all__ = ["ToolSpec"]
 
-_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+"""MCP's tool-name rule (SEP-986), the widest the ecosystem writes."""
+PROVIDER_NAME_RULES: dict[str, re.Pattern[str]] = {"openai": re.compile(r"^[a-zA-Z0-9_-]{1,64}$")}
+"""Providers whose tool-name rule is stricter than MCP's (see ``ToolSpec.name_issues``)."""
 _EMPTY_ARGS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
@@ -100,10 +108,10 @@ class ToolSpec(BaseModel):
 
     def model_post_init(self, context: Any, /) -> None:
         if not _NAME.match(self.name):
-            fixed = re.sub(r"[^a-zA-Z0-9_-]+", "_", self.name).strip("_")[:64] or "my_tool"
+            fixed = re.sub(r"[^a-zA-Z0-9._-]+", "_", self.name).strip("_")[:128] or "my_tool"
             raise ToolSpecError(
-                f"tool name {self.name!r} is invalid: names must be 1-64 letters, digits, '_' "
-                f"or '-' (OpenAI's rule). Rename it, e.g. {fixed!r}."
+                f"tool name {self.name!r} is invalid: names must be 1-128 letters, digits, '_', "
+                f"'-' or '.' (MCP's rule). Rename it, e.g. {fixed!r}."
             )
         if self.parameters.get("type") != "object":
             raise ToolSpecError(
@@ -116,6 +124,22 @@ class ToolSpec(BaseModel):
         except ToolSpecError as e:
             raise ToolSpecError(f"tool {self.name!r}: {e}") from None
         self._validator = validator
+
+    def name_issues(self) -> dict[str, str]:
+        """Providers that would refuse this tool's name, each with the reason (``{}``: none).
+
+        >>> list(ToolSpec(name="math.gcd").name_issues())
+        ['openai']
+        """
+        issues = {}
+        for provider, rule in PROVIDER_NAME_RULES.items():
+            if not rule.match(self.name):
+                fixed = re.sub(r"[^a-zA-Z0-9_-]", "_", self.name)[:64]
+                issues[provider] = (
+                    f"{self.name!r} does not match OpenAI's {rule.pattern} "
+                    f"(rename it or map it, e.g. {fixed!r})"
+                )
+        return issues
 
     # -- validation (the scorer's hot path) ----------------------------------------------------
 
@@ -212,6 +236,31 @@ class ToolSpec(BaseModel):
             description=function.get("description") or "",
             parameters=parameters,
             strict=function.get("strict"),
+            registry=registry,
+        )
+
+    @classmethod
+    def from_mcp(cls, tool: Any, *, registry: Registry[Any] | None = None) -> ToolSpec:
+        """From an MCP tool: the ``mcp`` SDK's ``Tool`` (v1 ``inputSchema`` or v2
+        ``input_schema``) or its wire dict ``{"name", "description", "inputSchema"}``.
+
+        The ``mcp`` package is not imported: anything with those fields works.
+        """
+        if isinstance(tool, Mapping):
+            name, description = tool.get("name"), tool.get("description")
+            schema = tool.get("inputSchema", tool.get("input_schema"))
+        else:
+            name, description = getattr(tool, "name", None), getattr(tool, "description", None)
+            schema = getattr(tool, "input_schema", getattr(tool, "inputSchema", None))
+        if not isinstance(name, str) or not isinstance(schema, Mapping):
+            raise ToolSpecError(
+                "not an MCP tool: expected the mcp SDK's Tool or a dict with 'name' (a string) "
+                f"and 'inputSchema' (a JSON Schema object), got {type(tool).__name__}."
+            )
+        return cls(
+            name=name,
+            description=description or "",
+            parameters=dict(schema) or json_copy(_EMPTY_ARGS),
             registry=registry,
         )
 

@@ -1,4 +1,5 @@
-"""Plain data shared by every module: a parsed tool call, error entries and verdicts.
+"""Plain data shared by every module: a parsed tool call, error entries, verdicts, and the
+``Messages`` type of a chat conversation.
 
 This module holds data only, no logic beyond summaries. Verdicts are frozen, slotted
 dataclasses rather than pydantic models because the scorer builds one per model output on the
@@ -20,10 +21,14 @@ __all__ = [
     "CallVerdict",
     "EpisodeVerdict",
     "ErrorEntry",
+    "Messages",
     "Observation",
     "Stage",
     "ToolCall",
 ]
+
+Messages = list[dict[str, Any]]
+"""A conversation as OpenAI chat messages (``{"role": ..., "content": ...}`` dicts)."""
 
 Stage = Literal["parse", "envelope", "tool", "arguments", "state"]
 STAGES: tuple[Stage, ...] = ("parse", "envelope", "tool", "arguments", "state")

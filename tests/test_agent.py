@@ -11,7 +11,7 @@ import pytest
 from agent_rl.agent import ReActAgent
 from agent_rl.errors import ConfigError, PolicyError
 from agent_rl.formats import format_instructions, render_call, render_final
-from agent_rl.policies import HFPolicy, ScriptedPolicy
+from agent_rl.policies import Completion, HFPolicy, ScriptedPolicy, TextPolicy
 from agent_rl.prompts import build_messages, messages_for, system_prompt
 from agent_rl.sandbox import CodingSandbox
 from agent_rl.tasks import Task, load_tasks
@@ -138,7 +138,7 @@ def test_a_policy_failure_ends_only_its_episode_and_is_recorded(tasks) -> None:
 
 
 def test_a_raising_policy_never_loses_the_trajectory(tasks) -> None:
-    class Broken:
+    class Broken(TextPolicy):
         name = "broken"
 
         def generate(self, batch: list) -> list[str]:
@@ -156,7 +156,7 @@ def test_a_raising_policy_never_loses_the_trajectory(tasks) -> None:
     [(["a"], "returned 1 outputs for 2 conversations"), ([None, None], "returned NoneType")],
 )
 def test_a_policy_returning_the_wrong_shape_is_an_error_outcome(tasks, outputs, match) -> None:
-    class Wrong:
+    class Wrong(TextPolicy):
         name = "wrong"
 
         def generate(self, batch: list) -> list[Any]:
@@ -164,6 +164,31 @@ def test_a_policy_returning_the_wrong_shape_is_an_error_outcome(tasks, outputs, 
 
     for traj in ReActAgent(Wrong()).run_many(tasks[:2]):
         assert traj.outcome.status == "error" and match in traj.outcome.error
+
+
+def test_an_object_without_complete_is_not_a_policy() -> None:
+    class GenerateOnly:
+        name = "old"
+
+        def generate(self, batch: list) -> list[str]:
+            return ["x"] * len(batch)
+
+    with pytest.raises(ConfigError, match="TextPolicy"):
+        ReActAgent(GenerateOnly())  # type: ignore[arg-type]
+
+
+def test_the_usage_a_completion_carries_is_recorded(tasks) -> None:
+    class Counted(ScriptedPolicy):
+        def completions(self, batch: list) -> list[Completion]:
+            return [Completion(t, 11, len(t)) for t in self.generate(batch)]
+
+    expert = [render_call(c, "react") for c in tasks[0].expert]
+    traj = ReActAgent(Counted([expert]), max_steps=40).run(tasks[0])
+    assert [(s.prompt_tokens, s.completion_tokens) for s in traj.steps] == [
+        (11, len(t)) for t in expert
+    ]
+    plain = ReActAgent(ScriptedPolicy([expert]), max_steps=40).run(tasks[0])
+    assert {(s.prompt_tokens, s.completion_tokens) for s in plain.steps} == {(None, None)}
 
 
 def test_run_many_batches_all_live_episodes_and_matches_single_runs(tasks) -> None:

@@ -15,8 +15,11 @@ from agent_rl.formats import (
     format_instructions,
     render_call,
     render_final,
+    render_raw_call,
     trailing_error,
 )
+from agent_rl.sandbox import CodingSandbox
+from agent_rl.scorer import Scorer
 from agent_rl.verdicts import ToolCall
 
 CALL = ToolCall(
@@ -210,3 +213,20 @@ def test_extract_is_linear_on_huge_and_hostile_text() -> None:
     assert extract(tags, "hermes").error.type == "multiple_calls"  # type: ignore[union-attr]
     braces = "{" * 1_000_000
     assert extract("x" + braces, "json").final_answer is not None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_render_raw_call_splices_provider_arguments_verbatim(fmt: str) -> None:
+    """A provider's native call (OpenAI, LangChain) becomes call text with its arguments string
+    untouched: well-formed, it equals the canonical rendering; malformed, it stays malformed."""
+    args = {"path": "src/app.py", "n": [1, 2.5]}
+    canonical = render_call(ToolCall("read_file", args), fmt, thought="t")
+    assert render_raw_call("read_file", json.dumps(args), fmt, thought="t") == canonical
+    assert render_raw_call("read_file", args, fmt, thought="t") == canonical  # a parsed dict
+    malformed = '{"path": "a.py",, "x": NaN'
+    text = render_raw_call("read_file", malformed, fmt)
+    assert malformed in text
+    scorer = Scorer(CodingSandbox({}).tools, fmt)
+    assert scorer.score(text).stage == "parse"
+    assert scorer.score(render_raw_call(None, "{}", fmt)).kind == "name_not_string"
+    assert scorer.score(render_raw_call("list_dir", None, fmt)).kind == "arguments_not_object"

@@ -197,12 +197,17 @@ def test_a_lora_grpo_step_on_an_sft_adapter_saves_an_adapter_on_an_adapter(
 @pytest.mark.parametrize("command", ["sft", "train"])
 def test_the_cli_lora_flags_become_settings(command: str, tmp_path: Path) -> None:
     from agent_rl.cli import build_parser
+    from agent_rl.commands.sft import settings_argv
+
+    def parse(argv: list[str]) -> tuple[object, object]:
+        args, extra = build_parser().parse_known_args(argv)
+        args.extra = extra
+        cls = SFTSettings if command == "sft" else GRPOSettings
+        return parse_settings(cls, settings_argv(args))[0], args
 
     argv = [command, "--model", "smollm2-135m", "--output_dir", str(tmp_path), "--use_peft",
-            "--lora_merge", "--lora_r", "8"]  # fmt: skip
-    args, extra = build_parser().parse_known_args(argv)
-    cls = SFTSettings if command == "sft" else GRPOSettings
-    (s,) = parse_settings(cls, extra)
+            "--merge", "--lora_r", "8"]  # fmt: skip
+    s, args = parse(argv)
     assert (s.use_peft, s.lora_merge, s.lora_r) == (True, True, 8) and args.model == "smollm2-135m"
-    (plain,) = parse_settings(cls, [])
+    plain, _ = parse([command, "--output_dir", str(tmp_path)])
     assert not plain.use_peft and not plain.lora_merge  # full fine-tuning stays the default

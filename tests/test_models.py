@@ -122,3 +122,46 @@ def test_bad_sizes_are_config_errors(tmp_path: Path, kwargs: dict, match: str) -
 def test_empty_corpus_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="corpus is empty"):
         build_tiny_model(tmp_path, ["", ""], **SMALL)
+
+
+_BUILD = """
+import json, sys
+from agent_rl.models import build_tiny_model, default_corpus
+texts = [t for t in default_corpus()][:240]
+if sys.argv[2] == "reversed":
+    texts.reverse()
+build_tiny_model(sys.argv[1], texts, vocab_size=900, hidden_size=32, layers=1, heads=2,
+                 max_positions=256)
+"""
+
+
+def test_the_build_does_not_depend_on_hash_seed_threads_or_corpus_order(tmp_path: Path) -> None:
+    """Two processes (other hash seeds, other tokenizers thread counts, the corpus reversed)
+    write byte-identical folders; the vocabulary is capped, so merge ties decide its end."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    folders = []
+    for i, (hash_seed, threads, order) in enumerate(
+        [("1", "1", "forward"), ("2", "3", "reversed")]
+    ):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "RAYON_NUM_THREADS": threads}
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        out = tmp_path / f"m{i}"
+        subprocess.run([sys.executable, "-c", _BUILD, str(out), order], env=env, check=True)
+        folders.append(out)
+    assert _digest(folders[0]) == _digest(folders[1])
+    vocab = json.loads((folders[0] / "tokenizer.json").read_text())["model"]["vocab"]
+    assert len(vocab) >= 900 - 30  # capped by vocab_size (less the added tokens), not by the corpus
+    # the system-prompt phrases are whole tokens that cost no merges: byte-level BPE entries
+    # never hold a raw space, and a merge that did would be unreachable
+    assert not [t for t in vocab if " " in t]
+    from transformers import AutoTokenizer
+
+    from agent_rl.models import default_phrases
+
+    tokenizer = AutoTokenizer.from_pretrained(folders[0])
+    for phrase in default_phrases():
+        assert len(tokenizer(phrase, add_special_tokens=False)["input_ids"]) == 1, phrase

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from agent_rl.errors import ConfigError, EndpointError
-from agent_rl.formats import render_call
-from agent_rl.policies import OpenAIPolicy, Policy
-from agent_rl.policies.openai import chat_completions_url, render_raw_call
+from agent_rl.formats import render_call, render_raw_call
+from agent_rl.policies import Completion, OpenAIPolicy, Policy
+from agent_rl.policies.openai import chat_completions_url
 from agent_rl.verdicts import ToolCall
 
 MESSAGES = [{"role": "system", "content": "sys"}, {"role": "user", "content": "fix add()"}]
@@ -89,7 +89,7 @@ def test_success_sends_an_openai_request_and_returns_the_raw_content(monkeypatch
     assert request.headers["authorization"] == "Bearer sk-test"
     body = json.loads(request.content)
     assert body == {"model": "tiny", "messages": MESSAGES, "temperature": 0.7, "max_tokens": 64}
-    assert policy.last_usage == [{"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}]
+    assert policy.complete([MESSAGES]) == [Completion(raw, 7, 3)]  # the server's usage
     assert sleeps == []
 
 
@@ -102,8 +102,8 @@ def test_batch_keeps_order_and_reports_failures_per_conversation() -> None:
 
     policy, _ = make(handler, concurrency=3)
     batch = [[{"role": "user", "content": t}] for t in ("a", "boom", "c", "d")]
-    results = policy.generate_each(batch)
-    assert results[0::2] == ["re:a", "re:c"] and results[3] == "re:d"
+    results = policy.complete(batch)
+    assert [r.text for r in results[0::2]] == ["re:a", "re:c"] and results[3].text == "re:d"
     assert isinstance(results[1], EndpointError) and "HTTP 400" in str(results[1])
     with pytest.raises(EndpointError, match="HTTP 400"):
         policy.generate(batch)

@@ -1,5 +1,6 @@
-"""The package's shape: a sorted, importable public API, one-way layering, no torch in scoring;
-the conformance data in the project, byte-exact and licensed, and nothing read from outside it."""
+"""The package's shape: a sorted, importable public API, one-way layering between packages and
+no import cycles between modules, no torch in scoring; the conformance data in the project,
+byte-exact and licensed, and nothing read from outside it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ SCANNED_FILES = ("README.md", "BENCHMARKS.md", "pyproject.toml", "MANIFEST.in")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "verdicts"),
     ("strict_json",),
+    ("kinds",),
     ("tool_spec", "_schema"),
     ("formats",),
     ("scorer",),
@@ -41,6 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("training",),
     ("evaluation",),
     ("demo",),
+    ("runtime",),
     ("commands",),
     ("cli",),
 )
@@ -76,6 +79,92 @@ def test_layering_is_one_way() -> None:
                 if top in RANK and RANK[top] > RANK[own]:
                     bad.append(f"{rel} imports {name}")
     assert not bad, bad
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Each module of the package and the package modules it imports (anywhere in the file,
+    lazy and type-checking imports included); ``from pkg import sub`` is an edge to ``pkg.sub``."""
+    paths = {_module_name(p): p for p in PKG.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                out.add(f"<relative import in {name}>")
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    out.add(sub if sub in paths else node.module)
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+        graph[name] = {m for m in out if m in paths or m.startswith("<")} - {name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return sorted(found)
+
+
+# Import cycles that exist today (none); a new cycle, or one of these gone, fails the test below.
+KNOWN_CYCLES: list[list[str]] = []
+
+
+def test_no_import_cycles_between_modules() -> None:
+    """Data flows one way between the modules inside each package too: no module imports
+    (directly or through others) a module that imports it, and no relative imports."""
+    graph = _module_graph()
+    assert "agent_rl.trajectories.store" in graph["agent_rl.trajectories"]  # the graph is real
+    assert not [m for deps in graph.values() for m in deps if m.startswith("<")]
+    assert _cycles(graph) == KNOWN_CYCLES
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e2"}, "e2": {"e"}}
+    assert _cycles(graph) == [["a", "b", "c"], ["e", "e2"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
 def test_scoring_does_not_import_torch_or_the_agent() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import pickle
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -456,7 +458,8 @@ def test_explicit_extra_properties_are_kept(explicit: dict[str, Any]) -> None:
     [
         ({"name": "read file"}, r"'read file' is invalid.*letters, digits.*'read_file'"),
         ({"name": ""}, "is invalid"),
-        ({"name": "x" * 65}, "is invalid"),
+        ({"name": "x" * 129}, "is invalid"),
+        ({"name": "math/gcd"}, r"is invalid.*MCP's rule.*'math_gcd'"),
         ({"parameters": {"type": "string"}}, r'must be an object schema.*set "type": "object"'),
         ({"parameters": {"properties": {}}}, "must be an object schema"),
         (
@@ -758,3 +761,98 @@ def test_error_lists_are_bounded(properties: dict[str, Any], args: dict[str, Any
     errors = spec_of(properties).validate_arguments(args)
     assert len(errors) == MAX_ERRORS
     assert all(len(e.msg) < 200 for e in errors)
+
+
+# -- names as the ecosystem writes them; MCP tools ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "issues"),
+    [
+        ("read_file", {}),
+        ("x" * 64, {}),
+        ("math.gcd", {"openai": r"'math.gcd' does not match OpenAI's .*'math_gcd'"}),
+        ("x" * 65, {"openai": "does not match"}),
+        ("a." + "b" * 126, {"openai": "does not match"}),
+    ],
+)
+def test_mcp_names_are_accepted_and_stricter_providers_are_named(
+    name: str, issues: dict[str, str]
+) -> None:
+    spec = ToolSpec(name=name)
+    assert spec.name == name
+    found = spec.name_issues()
+    assert sorted(found) == sorted(issues)
+    for provider, pattern in issues.items():
+        assert re.search(pattern, found[provider]), found[provider]
+    assert spec.to_openai()["function"]["name"] == name  # the spec is not renamed
+    assert ToolSpec.from_openai(spec.to_openai()) == spec
+
+
+def test_from_mcp_wire_dict_closes_the_schema() -> None:
+    spec = ToolSpec.from_mcp(
+        {
+            "name": "math.gcd",
+            "description": "Greatest common divisor.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                "required": ["a", "b"],
+            },
+        }
+    )
+    assert (spec.name, spec.description) == ("math.gcd", "Greatest common divisor.")
+    assert spec.validate_arguments({"a": 12, "b": 18}) == []
+    assert kinds(spec, {"a": 12, "b": 18, "c": 1}) == [("unknown_argument", ("arguments", "c"))]
+    empty = ToolSpec.from_mcp({"name": "ping", "inputSchema": {}})
+    assert empty.validate_arguments({}) == [] and not empty.accepts({"x": 1})
+
+
+@pytest.mark.parametrize(
+    "tool", [{"name": "x"}, {"inputSchema": {"type": "object"}}, "math.gcd", None]
+)
+def test_from_mcp_refuses_what_is_not_an_mcp_tool(tool: Any) -> None:
+    with pytest.raises(ToolSpecError, match="not an MCP tool"):
+        ToolSpec.from_mcp(tool)
+
+
+def test_from_mcp_reads_a_real_in_process_mcp_server() -> None:
+    anyio = pytest.importorskip("anyio")
+    mcp = pytest.importorskip("mcp")
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("math")
+
+    @server.tool(name="math.gcd")
+    def gcd(a: int, b: int) -> int:
+        """Greatest common divisor of two integers."""
+        return math.gcd(a, b)
+
+    @server.tool()
+    def read_file(path: str, start_line: int = 1) -> str:
+        """Read a text file."""
+        return f"{path}:{start_line}"
+
+    async def listed() -> tuple[list[Any], Any]:
+        async with mcp.Client(server) as client:
+            tools = (await client.list_tools()).tools
+            result = await client.call_tool("math.gcd", {"a": 12, "b": 18})
+            return tools, result
+
+    tools, result = anyio.run(listed)
+    specs = {t.name: ToolSpec.from_mcp(t) for t in tools}
+    assert set(specs) == {"math.gcd", "read_file"}
+    gcd_spec, read_spec = specs["math.gcd"], specs["read_file"]
+    assert gcd_spec.description == "Greatest common divisor of two integers."
+    assert gcd_spec.validate_arguments({"a": 12, "b": 18}) == []  # what the server accepted
+    assert result.structured_content == {"result": 6}
+    assert kinds(gcd_spec, {"a": "12", "b": 18}) == [("wrong_type", ("arguments", "a"))]
+    assert kinds(gcd_spec, {"a": 12}) == [("missing_argument", ("arguments", "b"))]
+    assert read_spec.validate_arguments({"path": "a.py"}) == []
+    assert kinds(read_spec, {"path": "a.py", "encoding": "utf8"}) == [
+        ("unknown_argument", ("arguments", "encoding"))
+    ]
+    # the wire form of the same tool gives the same spec
+    wire = next(t for t in tools if t.name == "math.gcd").model_dump(by_alias=True)
+    assert ToolSpec.from_mcp(wire) == gcd_spec
+    assert list(gcd_spec.name_issues()) == ["openai"]

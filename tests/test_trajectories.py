@@ -1,5 +1,6 @@
-"""Trajectory models and the JSONL store: round trips, Arrow-stable lines, torn and bad lines,
-concurrent writers, write failures, ``datasets`` loading and state replay at a step."""
+"""Trajectory models and the JSONL store: round trips, lines that match the declared schema (and
+read naturally as JSON), version 1 files, torn and bad lines, concurrent writers, write failures,
+``datasets`` loading and state replay at a step."""
 
 from __future__ import annotations
 
@@ -16,14 +17,21 @@ from agent_rl.errors import CorruptRecordError, StoreError
 from agent_rl.sandbox import CodingSandbox
 from agent_rl.trajectories import (
     SCHEMA_VERSION,
+    Outcome,
     SkippedRecordWarning,
     Step,
+    TaskRef,
     TornRecordWarning,
     Trajectory,
+    TrajectoryMeta,
     TrajectoryStore,
     encode_line,
+    fields,
 )
 from agent_rl.verdicts import CallVerdict, ErrorEntry, Observation, ToolCall
+
+V1_FILE = Path(__file__).parent / "data" / "trajectories_v1.jsonl"
+"""Written by the version 1 store (every nested value as JSON text) before version 2."""
 
 READ = ToolCall("read_file", {"path": "src/app.py"})
 BAD_ARGS = CallVerdict(
@@ -69,11 +77,44 @@ STEPS: dict[str, Step] = {
     "multimodal_messages": _step(
         0, messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
     ),
+    "tool_call_messages": _step(
+        0,
+        messages=[
+            {"role": "user", "content": "fix it"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "read_file", "arguments": '{"path": "a",}'},
+                    }
+                ],
+            },
+            {"role": "tool", "content": "1| x", "tool_call_id": "call_1", "name": "read_file"},
+            {"role": "assistant", "content": "ok", "refusal": None, "audio": {"id": "a1"}},
+        ],
+    ),
     "lone_surrogates": _step(
         0, raw_output="bad \udc80 text \ud800", call=ToolCall("x", {"k": "\udfff"})
     ),
     "nul_and_unicode": _step(0, raw_output="a\x00b \u2028 😀"),
 }
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "read_file",
+            "description": "Read a file",
+            "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+            "strict": True,
+        },
+    },
+    {"type": "function", "function": {"name": "odd", "parameters": {}, "x-vendor": [1]}},
+]
 
 
 def _traj(steps: list[Step], **kw: Any) -> Trajectory:
@@ -82,7 +123,9 @@ def _traj(steps: list[Step], **kw: Any) -> Trajectory:
 
 @pytest.mark.parametrize("name", list(STEPS))
 def test_round_trip_through_the_stored_line(name: str) -> None:
-    traj = _traj([STEPS[name]], metadata={"source": "agent", "model": "tiny", "seed": 7})
+    traj = _traj(
+        [STEPS[name]], tools=TOOLS, metadata={"source": "agent", "model": "tiny", "seed": 7}
+    )
     line = encode_line(traj)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     back = Trajectory.model_validate_json(line) if name != "lone_surrogates" else None
@@ -92,24 +135,87 @@ def test_round_trip_through_the_stored_line(name: str) -> None:
     assert Trajectory.model_validate(traj.model_dump()) == traj
 
 
-def _shape(value: Any) -> Any:
-    """The JSON type structure of a stored value (what Arrow infers a column type from)."""
-    if isinstance(value, dict):
-        return {k: _shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shape(value[0])] if value else []
-    return type(value).__name__
+def _conforms(value: Any, decl: Any, where: str = "line") -> None:
+    """Assert a stored value has the declared column type (``None`` fits any column)."""
+    if value is None:
+        return
+    if isinstance(decl, list):
+        assert isinstance(value, list), where
+        for i, x in enumerate(value):
+            _conforms(x, decl[0], f"{where}[{i}]")
+    elif isinstance(decl, dict):
+        assert isinstance(value, dict), where
+        assert set(value) <= set(decl), f"{where}: undeclared keys {set(value) - set(decl)}"
+        for k, x in value.items():
+            _conforms(x, decl[k], f"{where}.{k}")
+    else:
+        py = {"string": str, "json": str, "bool": bool, "int64": int, "float64": float}[decl]
+        assert type(value) is py or (py is float and type(value) is int), (where, value)
+        if decl == "json":
+            fields.loads_text(value)  # valid JSON text
 
 
-def test_every_stored_line_has_the_same_arrow_shape() -> None:
-    """Nulls, free-form dicts and mixed lists never reach a column: one shape for all lines."""
-    shapes = set()
+def test_every_stored_line_matches_the_declared_schema() -> None:
+    """Nulls, free-form dicts and mixed lists never change a column's type."""
     for step in STEPS.values():
-        traj = _traj([step], outcome={"status": "error", "success": False, "error": "boom"})
-        shapes.add(json.dumps(_shape(json.loads(encode_line(traj)))))
-        bare = Trajectory(steps=[step])
-        shapes.add(json.dumps(_shape(json.loads(encode_line(bare)))))
-    assert len(shapes) == 1, shapes
+        traj = _traj([step], tools=TOOLS, outcome={"status": "error", "success": False})
+        _conforms(json.loads(encode_line(traj)), fields.SCHEMA)
+        _conforms(json.loads(encode_line(Trajectory(steps=[step]))), fields.SCHEMA)
+
+
+def test_the_schema_declares_every_model_field() -> None:
+    assert list(fields.SCHEMA) == list(Trajectory.model_fields)
+    assert list(fields.STEP) == list(Step.model_fields)
+    assert list(fields.SCHEMA["task"]) == list(TaskRef.model_fields)
+    assert list(fields.SCHEMA["outcome"]) == list(Outcome.model_fields)
+    assert list(fields.SCHEMA["metadata"]) == list(TrajectoryMeta.model_fields)
+
+
+def test_a_stored_line_reads_naturally_as_json() -> None:
+    """Fixed shapes are plain JSON (``jq .steps[0].verdict.valid``); only free-form values
+    (arguments, snapshots, extra) are JSON text."""
+    traj = _traj([STEPS["valid_call"], STEPS["invalid_args"], STEPS["tool_call_messages"]])
+    line = json.loads(encode_line(traj))
+    step = line["steps"][0]
+    assert step["verdict"]["valid"] is True and step["verdict"]["errors"] == []
+    assert step["messages"][1] == {"role": "user", "content": "fix it"}
+    assert step["call"]["name"] == "read_file"
+    assert json.loads(step["call"]["arguments"]) == {"path": "src/app.py"}
+    assert step["observation"] == {"content": "1| x = 1", "ok": True, "done": False}
+    assert (step["latency_s"], step["prompt_tokens"], step["completion_tokens"]) == (0.25, 120, 17)
+    assert json.loads(step["state_before"])["files"] == {"src/app.py": "x = 1\n"}
+    err = line["steps"][1]["verdict"]["errors"][0]
+    assert (err["type"], json.loads(err["loc"])) == ("wrong_type", ["arguments", "path"])
+    msgs = line["steps"][2]["messages"]
+    assert msgs[1]["tool_calls"][0]["function"]["arguments"] == '{"path": "a",}'  # raw, as sent
+    assert "content" not in msgs[1]  # None is left out (datasets reads it back as null)
+    assert msgs[2]["tool_call_id"] == "call_1"
+    assert json.loads(msgs[3]["extra"]) == {"audio": {"id": "a1"}}  # undeclared keys
+    assert line["outcome"]["success"] is None and line["schema_version"] == 2
+
+
+def test_version_1_files_still_read() -> None:
+    """The fixture was written by the version 1 store; it reads into the current form and its
+    records written back are version 2 lines that read back equal."""
+    v1_lines = V1_FILE.read_bytes().splitlines()
+    assert all(json.loads(x)["schema_version"] == 1 for x in v1_lines)
+    assert isinstance(json.loads(v1_lines[1])["steps"][0]["verdict"], str)  # JSON text in v1
+    trajs = list(TrajectoryStore(V1_FILE).read())
+    assert len(trajs) == len(v1_lines) == 10  # one per version 1 STEPS entry, and "multi"
+    by_id = {t.id: t for t in trajs}
+    for name, step in STEPS.items():
+        if name == "tool_call_messages":  # added with version 2
+            continue
+        got = by_id[f"v1-{name}"].steps[0]
+        assert got.model_dump(exclude={"started_at"}) == step.model_dump(exclude={"started_at"})
+    multi = by_id["v1-multi"]
+    assert multi.format == "react" and multi.outcome.success is True
+    assert multi.tools[0]["function"]["parameters"]["required"] == ["path"]
+    assert multi.error_counts == {"wrong_type": 1}
+    for t in trajs:
+        line = encode_line(t)
+        assert json.loads(line)["schema_version"] == SCHEMA_VERSION == 2
+        assert Trajectory.model_validate(json.loads(line)) == t
 
 
 def test_datasets_loads_a_store_whose_first_chunk_is_all_nulls(tmp_path: Path) -> None:
@@ -126,14 +232,45 @@ def test_datasets_loads_a_store_whose_first_chunk_is_all_nulls(tmp_path: Path) -
         outcome = {"status": "error", "success": True, "error": "x"} if late else {}
         store.append(_traj(steps, outcome=outcome))
     ds = datasets.load_dataset(
-        "json", data_files=str(store.path), split="train", chunksize=2048, cache_dir=str(tmp_path)
+        "json",
+        data_files=str(store.path),
+        features=TrajectoryStore.features(),
+        split="train",
+        chunksize=2048,
+        cache_dir=str(tmp_path),
     )
     assert ds.num_rows == 60
     row = ds[59]
     assert row["schema_version"] == SCHEMA_VERSION and row["outcome"]["error"] == "x"
-    assert json.loads(row["steps"][2]["verdict"])["errors"][0]["type"] == "wrong_type"
+    assert row["outcome"]["success"] is True and ds[0]["outcome"]["success"] is None
+    assert row["steps"][2]["verdict"]["errors"][0]["type"] == "wrong_type"
+    assert row["steps"][1]["latency_s"] == 0.25 and row["steps"][1]["prompt_tokens"] == 120
+    assert row["steps"][1]["messages"][1] == {
+        "role": "user",
+        "content": "fix it",
+        "tool_calls": None,
+        "tool_call_id": None,
+        "name": None,
+        "extra": None,
+    }
     back = Trajectory.model_validate(row)  # a datasets row is a stored record
     assert back.steps[1].call == READ
+    assert back == Trajectory.model_validate_json(store.path.read_bytes().splitlines()[59])
+
+
+def test_datasets_loads_every_kind_of_step_with_the_declared_features(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    store = TrajectoryStore(tmp_path / "t.jsonl")
+    trajs = [_traj([s], tools=TOOLS) for n, s in STEPS.items() if n != "lone_surrogates"]
+    store.extend(trajs)
+    ds = datasets.load_dataset(
+        "json",
+        data_files=str(store.path),
+        features=TrajectoryStore.features(),
+        split="train",
+        cache_dir=str(tmp_path),
+    )
+    assert [Trajectory.model_validate(row) for row in ds] == trajs
 
 
 def test_summary_stats() -> None:

@@ -1,22 +1,27 @@
 """Training probes: the exploratory runs of BENCHMARKS.md ("what we tried"), one stage a call.
 
-    python tools/probe_training.py sft BASE OUT --steps 400 --set variants=8
-    python tools/probe_training.py grpo START OUT --cpu 500 --set variants=8 --set data_seed=1
-    python tools/probe_training.py matched START OUT --cpu 500 --set variants=8 --set data_seed=1
-    python tools/probe_training.py eval OUT/final --calls 400 --greedy 100
+    python tools/probe_training.py sft BASE OUT --n 300 --steps 300
+    python tools/probe_training.py grpo START OUT --n 300 --cpu 600 --set learning_rate=3e-4
+    python tools/probe_training.py matched START OUT --n 300 --cpu 600
+    python tools/probe_training.py fresh START OUT --n 300 --cpu 600   # unlimited fresh episodes
+    python tools/probe_training.py eval OUT/final --calls 1000 --greedy 1 --hand 400
 
 ``BASE`` is a model folder (e.g. ``runs/quick/model`` of ``agent-rl demo --quick``); ``START``
-an SFT run folder (its ``final`` is the starting checkpoint). ``grpo`` and ``matched`` both stop
-at ``--cpu`` process CPU seconds, so the two arms get the same compute; ``matched`` plans its
-schedule as the demo's compute-matched SFT does (``matched_sft_steps``). ``--set`` passes any
+an SFT run folder (its ``final`` is the starting checkpoint). Data: a fixed expert set of ``--n``
+generated train family episodes (seed 0), as in the demo; ``fresh`` instead trains SFT on new
+episodes (other seeds) for the budget, the reference line. ``grpo``, ``matched`` and ``fresh``
+stop at ``--cpu`` process CPU seconds, so the arms get the same compute. ``--set`` passes any
 ``SFTSettings`` / ``GRPOSettings`` field (JSON value, else a string). ``eval`` scores sampled
-(T=1.0) and greedy calls on the held-out test states, 95% Wilson intervals. Seeded (seed 0).
+(T=1.0) calls on held-out family instances (test seeds and word pools), optionally greedy once
+per state (``--greedy 1``) and sampled calls on the hand-written test suite (``--hand``):
+schema-valid and fully valid rates with 95% Wilson intervals and the top error kinds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,74 +35,81 @@ def _value(text: str) -> Any:
 
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("stage", choices=["sft", "grpo", "matched", "eval"])
-    p.add_argument("model", help="model folder (sft, eval) or SFT run folder (grpo, matched)")
+    p.add_argument("stage", choices=["sft", "grpo", "matched", "fresh", "eval"])
+    p.add_argument("model", help="model folder (sft, eval) or SFT run folder (the others)")
     p.add_argument("out", nargs="?", help="output folder (not for eval)")
-    p.add_argument("--steps", type=int, default=400, help="sft: steps")
-    p.add_argument("--cpu", type=float, default=500.0, help="grpo/matched: CPU-second budget")
+    p.add_argument("--n", type=int, default=300, help="expert episodes in the fixed set")
+    p.add_argument("--steps", type=int, default=300, help="sft: steps")
+    p.add_argument("--cpu", type=float, default=600.0, help="grpo/matched/fresh: CPU-s budget")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
-    p.add_argument("--calls", type=int, default=400, help="eval: sampled (T=1.0) calls")
-    p.add_argument("--greedy", type=int, default=100, help="eval: greedy calls")
+    p.add_argument("--calls", type=int, default=1000, help="eval: sampled (T=1.0) calls")
+    p.add_argument("--greedy", type=int, default=0, help="eval: 1 = each state once, greedy")
+    p.add_argument("--hand", type=int, default=0, help="eval: T=1.0 calls, hand-written suite")
+    p.add_argument("--test", type=int, default=110, help="eval: held-out family instances")
     args = p.parse_args()
     if args.stage != "eval" and not args.out:
         p.error(f"{args.stage} needs an output folder")
     return args
 
 
-def _eval(path: str, calls: int, greedy: int) -> None:
+def _eval(args: argparse.Namespace) -> None:
     from transformers import set_seed
 
     from agent_rl.evaluation.runner import EvalConfig, evaluate_calls, make_policy
     from agent_rl.evaluation.states import held_out_states
     from agent_rl.policies.hf import load_model
-    from agent_rl.tasks import load_tasks
+    from agent_rl.tasks import generate_tasks, load_tasks
 
-    states = held_out_states(("react",), load_tasks("test"))
-    model, tokenizer = load_model(path)
-    for temperature, n in ((1.0, calls), (0.0, greedy)):
-        if not n:
+    family = held_out_states(("react",), generate_tasks("test", args.test, seed=0))
+    hand = held_out_states(("react",), load_tasks("test"))
+    model, tokenizer = load_model(args.model)
+    runs = [("families", family, 1.0, args.calls), ("hand-written", hand, 1.0, args.hand)]
+    if args.greedy:
+        runs.insert(1, ("families", family, 0.0, None))
+    for suite, states, temperature, n in runs:
+        if n == 0:
             continue
         set_seed(0)
-        tally = evaluate_calls(make_policy(model, tokenizer, temperature, EvalConfig()), states, n)
-        pct = lambda t: f"{100 * t.rate:.1f}% [{100 * t.ci95[0]:.1f}, {100 * t.ci95[1]:.1f}]"  # noqa: E731
+        start = time.perf_counter()
+        policy = make_policy(model, tokenizer, temperature, EvalConfig())
+        tally = evaluate_calls(policy, states, n)
+        pct = lambda r: f"{100 * r.rate:.2f}% [{100 * r.ci95[0]:.2f}, {100 * r.ci95[1]:.2f}]"  # noqa: E731
         print(
-            f"{path} T={temperature} n={n}: valid {pct(tally.call_valid)}, parse "
-            f"{pct(tally.parse_valid_rate)}, args {pct(tally.args_valid_rate)}, expert tool "
-            f"{pct(tally.expert_tool_valid_rate)}"
+            f"{args.model} {suite} T={temperature} n={tally.n}: schema-valid "
+            f"{pct(tally.args_valid_rate)}, fully valid {pct(tally.call_valid)}, parse "
+            f"{100 * tally.parse_valid_rate.rate:.2f}%, expert tool "
+            f"{100 * tally.expert_tool_valid_rate.rate:.1f}% ({time.perf_counter() - start:.0f}s)"
         )
+        print(f"    errors: {dict(tally.errors.most_common(8))}", flush=True)
 
 
 def main() -> None:
     args = _args()
     if args.stage == "eval":
-        _eval(args.model, args.calls, args.greedy)
+        _eval(args)
         return
     from transformers import set_seed
 
-    from agent_rl.demo import matched_sft_steps
     from agent_rl.training import train_grpo, train_sft
-    from agent_rl.training.runs import MetricsLog
 
-    extra = dict(kv.split("=", 1) for kv in args.set)
-    settings = {k: _value(v) for k, v in extra.items()}
-    common = {"output_dir": args.out, "formats": ["react"], "seed": 0, **settings}
+    settings = {k: _value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    data = {"task_split": "none", "families": args.n, "data_seed": 0}
+    if args.stage == "fresh":  # unlimited fresh episodes: the budget never repeats one
+        data = {"task_split": "none", "families": 20 * args.n, "data_seed": 1}
+    common = {"output_dir": args.out, "formats": ["react"], "seed": 0, **data, **settings}
     set_seed(0)
     if args.stage == "sft":
         result = train_sft(args.model, max_steps=args.steps, per_device_train_batch_size=8,
                            **common)  # fmt: skip
     else:
-        start = Path(args.model)
-        budget = {"max_seconds": args.cpu, "budget_clock": "cpu"}
+        start = Path(args.model) / "final"
+        budget = {"max_seconds": args.cpu, "budget_clock": "cpu", "max_steps": 10**6}
         if args.stage == "grpo":
-            result = train_grpo(start / "final", max_steps=10**6, save_steps=10**6, **budget,
-                                **common)  # fmt: skip
+            result = train_grpo(start, save_steps=10**6, **budget, **common)
         else:
-            done = json.loads((start / "train_result.json").read_text())
-            planned = matched_sft_steps(done, args.cpu, MetricsLog.read(start))
-            result = train_sft(start / "final", max_steps=planned, per_device_train_batch_size=8,
-                               **budget, **common)  # fmt: skip
-    print(f"{args.stage}: {result.global_step} steps, {result.train_cpu_seconds:.0f} CPU-s -> "
-          f"{result.checkpoint}")  # fmt: skip
+            result = train_sft(start, per_device_train_batch_size=8, **budget, **common)
+    print(f"{args.stage}: {result.global_step} steps, {result.train_cpu_seconds:.0f} CPU-s "
+          f"({result.train_seconds:.0f} s) -> {result.checkpoint}")  # fmt: skip
 
 
 if __name__ == "__main__":

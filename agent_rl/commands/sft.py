@@ -5,7 +5,7 @@
     agent-rl sft --tasks my_tasks.jsonl --formats hermes
     agent-rl sft --config sft.yaml                      # any SFTConfig field, trl's YAML
     agent-rl sft --model runs/sft/final --max_seconds 120 --output_dir runs/sft-matched
-    agent-rl sft --model smollm2-135m --use_peft --lora_merge    # LoRA on a real model, offline
+    agent-rl sft --model smollm2-135m --use_peft --merge      # LoRA on a real model (offline)
 
 Without ``--model`` the offline tiny model is built first (``runs/tiny-model``). Every other
 flag is a field of ``SFTSettings`` — trl's ``SFTConfig`` plus agent-rl's data fields
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_parser", "common_flags", "model_path", "run"]
+__all__ = ["add_parser", "common_flags", "model_path", "run", "settings_argv"]
 
 TINY_DIR = "runs/tiny-model"
 
@@ -28,10 +28,21 @@ def common_flags(p: argparse.ArgumentParser) -> None:
     ``--config file.yaml``) is a field of the run's settings, parsed by trl's ``TrlParser``."""
     p.add_argument(
         "--model",
-        help=f"model folder, LoRA adapter folder, named model (smollm2-135m) or hub name "
+        help="model folder, adapter folder, named model (smollm2-135m) or hub name "
         f"(default: build {TINY_DIR})",
     )
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --use_peft: also save the merged model (<output_dir>/final-merged); the "
+        "same as --lora_merge true",
+    )
     p.set_defaults(settings_argv=True)
+
+
+def settings_argv(args: argparse.Namespace) -> list[str]:
+    """The settings' flags as ``TrlParser`` reads them: everything but ``--model``."""
+    return [*args.extra, *(["--lora_merge", "true"] if args.merge else [])]
 
 
 def model_path(args: argparse.Namespace) -> str:
@@ -62,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from agent_rl.training import train_sft
     from agent_rl.training.config import SFTSettings, parse_settings
 
-    (settings,) = parse_settings(SFTSettings, args.extra)
+    (settings,) = parse_settings(SFTSettings, settings_argv(args))
     result = train_sft(model_path(args), settings)
     print(
         f"SFT done: {result.global_step} steps in {result.train_seconds:.1f}s -> "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from agent_rl.commands.sft import common_flags, model_path
+from agent_rl.commands.sft import common_flags, model_path, settings_argv
 
 __all__ = ["add_parser", "run"]
 
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from agent_rl.training import train_grpo
     from agent_rl.training.config import GRPOSettings, parse_settings
 
-    (settings,) = parse_settings(GRPOSettings, args.extra)
+    (settings,) = parse_settings(GRPOSettings, settings_argv(args))
     result = train_grpo(model_path(args), settings)
     print(
         f"GRPO done: {result.global_step} steps in {result.train_seconds:.1f}s, policy lag "

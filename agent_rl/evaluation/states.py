@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
+from agent_rl.verdicts import Messages
 
 if TYPE_CHECKING:
     from agent_rl.formats import Format
     from agent_rl.tasks import Task
 
 __all__ = ["HeldOutState", "assert_disjoint", "held_out_states", "prompt_key"]
-
-Messages = list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

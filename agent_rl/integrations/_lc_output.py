@@ -24,7 +24,6 @@ from agent_rl.verdicts import Observation, ToolCall
 
 __all__ = [
     "RawCall",
-    "call_text",
     "content_text",
     "jsonable",
     "observation_of",
@@ -133,13 +132,6 @@ def _provider_calls(provider: list[Any]) -> Iterator[RawCall]:
         yield RawCall(
             rc.get("id"), fn.get("name"), args if isinstance(args, str) else _dumps(args), True
         )
-
-
-def call_text(call: RawCall) -> str:
-    """The call as the text the scorer reads, ``{"name": ..., "arguments": <raw>}``: the raw
-    arguments are spliced in verbatim, so malformed JSON is scored as what it is."""
-    args = "null" if call.arguments is None else call.arguments
-    return '{"name": ' + _dumps(call.name) + ', "arguments": ' + args + "}"
 
 
 def parsed_call(message: Any, call_id: str | None) -> ToolCall | None:

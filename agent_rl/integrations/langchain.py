@@ -36,7 +36,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from agent_rl.formats import Format
+from agent_rl.formats import Format, render_raw_call
 from agent_rl.integrations import _lc_output as lc
 from agent_rl.integrations._runs import Episode, RunTree
 from agent_rl.recorder import as_tool_specs
@@ -259,7 +259,7 @@ class TrajectoryCallback(BaseCallbackHandler):
             return [(None, step)]
         steps = []
         for i, call in enumerate(calls):
-            raw = lc.call_text(call)
+            raw = render_raw_call(call.name, call.arguments)  # raw arguments, verbatim
             extra: dict[str, Any] = {"tool_call_id": call.id, "raw_arguments": call.raw}
             if len(calls) > 1:
                 extra["parallel"] = [i, len(calls)]

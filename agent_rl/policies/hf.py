@@ -18,14 +18,15 @@ from typing import Any
 
 from agent_rl.checkpoints import load_model
 from agent_rl.errors import PolicyError
+from agent_rl.policies.base import Completion, TextPolicy
+from agent_rl.verdicts import Messages
 
 __all__ = ["HFPolicy", "load_model"]
 
-Messages = list[dict[str, Any]]
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>")
 
 
-class HFPolicy:
+class HFPolicy(TextPolicy):
     """A transformers causal LM behind the ``Policy`` interface.
 
     ``model_or_path`` is an in-memory model (then pass ``tokenizer``) or anything
@@ -94,17 +95,29 @@ class HFPolicy:
             raise PolicyError(f"tokenizer of {self.name!r} has no EOS token to stop generation at")
         return ids
 
-    def prompt_ids(self, messages: Messages) -> list[int]:
-        """The token ids the model sees for one conversation (chat template + generation prompt)."""
+    def prompt_ids(
+        self, messages: Messages, tools: list[dict[str, Any]] | None = None
+    ) -> list[int]:
+        """The token ids the model sees for one conversation (chat template + generation prompt;
+        ``tools``, OpenAI function-tool dicts, go to the template as its ``tools``)."""
         text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
+            messages, tools=tools or None, tokenize=False, add_generation_prompt=True
         )
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def generate(self, batch: list[Messages]) -> list[str]:
+    def generate(
+        self, batch: list[Messages], tools: list[dict[str, Any]] | None = None
+    ) -> list[str]:
+        return [c.text for c in self.completions(batch, tools)]
+
+    def completions(
+        self, batch: list[Messages], tools: list[dict[str, Any]] | None = None
+    ) -> list[Completion]:
+        """The whole batch's completions with their token counts (also kept in ``last_usage``);
+        ``tools`` go to the chat template (see :meth:`prompt_ids`)."""
         import torch
 
-        prompts = [self.prompt_ids(messages) for messages in batch]
+        prompts = [self.prompt_ids(messages, tools) for messages in batch]
         limit = getattr(self.model.config, "max_position_embeddings", None)
         for ids in prompts:
             if limit is not None and len(ids) + self.max_new_tokens > limit:
@@ -131,7 +144,10 @@ class HFPolicy:
         finally:
             self.model.train(was_training)
         self.last_usage = usage
-        return texts
+        return [
+            Completion(text, u["prompt_tokens"], u["completion_tokens"])
+            for text, u in zip(texts, usage, strict=True)
+        ]
 
     def _generate(self, prompts: Sequence[list[int]]) -> list[tuple[str, int]]:
         import torch

@@ -26,14 +26,14 @@ from typing import Any
 
 import httpx
 
-from agent_rl.errors import ConfigError, EndpointError, PolicyError
-from agent_rl.verdicts import ToolCall
+from agent_rl.errors import ConfigError, EndpointError
+from agent_rl.formats import render_raw_call
+from agent_rl.policies.base import Completion
+from agent_rl.verdicts import Messages
 
-__all__ = ["OpenAIPolicy", "chat_completions_url", "render_raw_call"]
+__all__ = ["OpenAIPolicy", "chat_completions_url", "message_text"]
 
-Messages = list[dict[str, Any]]
 MAX_BODY_BYTES = 16 * 1024 * 1024
-_SENTINEL = "__agent_rl_raw_arguments__"
 
 
 def chat_completions_url(base_url: str) -> str:
@@ -51,16 +51,29 @@ def chat_completions_url(base_url: str) -> str:
     return str(url.copy_with(path=path, query=url.query or None))
 
 
-def render_raw_call(name: str, arguments: Any, fmt: str, thought: str | None = None) -> str:
-    """Render a native tool call in ``fmt`` with its arguments string embedded verbatim."""
-    from agent_rl.formats import render_call
+def _count(value: Any) -> int | None:
+    return value if type(value) is int and value >= 0 else None
 
-    raw = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-    text = render_call(ToolCall(str(name), {_SENTINEL: 0}), fmt, thought=thought)  # type: ignore[arg-type]
-    match = re.search(r'\{\s*"' + _SENTINEL + r'"\s*:\s*0\s*\}', text)
-    if match is None:  # a format that does not embed arguments as one JSON object: a bug
-        raise PolicyError(f"format {fmt!r} does not embed call arguments as a JSON object")
-    return text[: match.start()] + raw + text[match.end() :]
+
+def message_text(message: dict[str, Any], fmt: str) -> str:
+    """The raw text of an assistant message in ``fmt``: its ``content``, or its native
+    ``tool_calls`` rendered with their *raw* ``arguments`` strings (the content before them as
+    the first call's thought). One call per output is the scorer's rule, so several calls
+    render as several calls and are scored ``multiple_calls``."""
+    content = message.get("content") or ""
+    if isinstance(content, list):  # content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    calls = message.get("tool_calls") or []
+    if not calls:
+        return str(content)
+    rendered = []
+    for i, call in enumerate(calls):
+        function = call.get("function", {}) if isinstance(call, dict) else {}
+        thought = str(content) if i == 0 and str(content).strip() else None
+        rendered.append(
+            render_raw_call(function.get("name", ""), function.get("arguments", ""), fmt, thought)
+        )
+    return "\n".join(rendered)
 
 
 def _snippet(body: bytes, limit: int = 200) -> str:
@@ -131,36 +144,36 @@ class OpenAIPolicy:
             transport=transport, timeout=httpx.Timeout(self.timeout), headers=headers
         )
         self._lock = threading.Lock()
-        self.last_usage: list[dict[str, int]] = []
 
     # -- public -------------------------------------------------------------------------------
     def generate(self, batch: list[Messages]) -> list[str]:
-        results = self.generate_each(batch)
+        results = self.complete(batch)
         for result in results:
             if isinstance(result, Exception):
                 raise result
-        return results  # type: ignore[return-value]
+        return [r.text for r in results]  # type: ignore[union-attr]
 
-    def generate_each(self, batch: list[Messages]) -> list[str | Exception]:
-        """One text or the exception that ended that request, per conversation, in order."""
-        usage: list[dict[str, int]] = [{} for _ in batch]
+    def complete(self, batch: list[Messages]) -> list[Completion | Exception]:
+        """One completion (text and the server's token counts) or the exception that ended
+        that request, per conversation, in order."""
 
-        def one(i: int) -> str | Exception:
+        def one(i: int) -> Completion | Exception:
             try:
                 data = self._request(self._payload(batch[i]))
-                counts = data.get("usage") or {}
-                usage[i] = {k: v for k, v in counts.items() if isinstance(v, int)}
-                return self._text(data)
+                usage = data.get("usage")
+                counts = usage if isinstance(usage, dict) else {}
+                return Completion(
+                    self._text(data),
+                    _count(counts.get("prompt_tokens")),
+                    _count(counts.get("completion_tokens")),
+                )
             except Exception as exc:  # recorded per episode by the agent, never lost
                 return exc
 
         if len(batch) <= 1 or self.concurrency == 1:
-            results = [one(i) for i in range(len(batch))]
-        else:
-            with ThreadPoolExecutor(min(self.concurrency, len(batch))) as pool:
-                results = list(pool.map(one, range(len(batch))))
-        self.last_usage = usage
-        return results
+            return [one(i) for i in range(len(batch))]
+        with ThreadPoolExecutor(min(self.concurrency, len(batch))) as pool:
+            return list(pool.map(one, range(len(batch))))
 
     def close(self) -> None:
         self._client.close()
@@ -256,19 +269,4 @@ class OpenAIPolicy:
                 f"{self.url} answered without choices[0].message: "
                 f"{_snippet(json.dumps(data).encode())!r}"
             ) from None
-        content = message.get("content") or ""
-        if isinstance(content, list):  # content parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        calls = message.get("tool_calls") or []
-        if not calls:
-            return str(content)
-        rendered = []
-        for i, call in enumerate(calls):
-            function = call.get("function", {}) if isinstance(call, dict) else {}
-            thought = str(content) if i == 0 and str(content).strip() else None
-            rendered.append(
-                render_raw_call(
-                    function.get("name", ""), function.get("arguments", ""), self.format, thought
-                )
-            )
-        return "\n".join(rendered)
+        return message_text(message, self.format)

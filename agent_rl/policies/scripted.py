@@ -15,16 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent_rl.errors import PolicyError
+from agent_rl.policies.base import TextPolicy
+from agent_rl.verdicts import Messages
 
 if TYPE_CHECKING:
     from agent_rl.tasks import Task
 
 __all__ = ["ScriptedPolicy"]
-
-Messages = list[dict[str, Any]]
 
 
 @dataclass
@@ -45,7 +45,7 @@ def _split(messages: Messages) -> tuple[str, tuple[str, ...]]:
     return prefix, assistants
 
 
-class ScriptedPolicy:
+class ScriptedPolicy(TextPolicy):
     """Replays scripted outputs.
 
     ``outputs`` is one of: a list of per-episode lists of texts; a flat list of texts (one

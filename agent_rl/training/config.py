@@ -85,7 +85,7 @@ class DataFields:
 
 @dataclass
 class LoraSettings:
-    """LoRA adapters (peft) instead of full fine-tuning: fields of both settings classes.
+    """LoRA adapters (peft) instead of full fine-tuning; a field of both settings classes.
 
     The adapter is saved with the run (``final/``: ``adapter_config.json`` names the base);
     every loader applies it to its base (:func:`agent_rl.checkpoints.load_model`).
@@ -105,17 +105,6 @@ class LoraSettings:
             "help": "Also save the base with the adapter merged in (<output_dir>/final-merged)."
         },
     )
-
-    def _check_lora(self) -> None:
-        if self.lora_r < 1 or self.lora_alpha < 1 or not 0 <= self.lora_dropout < 1:
-            raise ConfigError("lora_r and lora_alpha must be >= 1 and lora_dropout in [0, 1).")
-        if self.use_peft and not self.lora_target_modules:
-            raise ConfigError("lora_target_modules is empty. Set module names or all-linear.")
-        if self.lora_merge and not self.use_peft:
-            raise ConfigError(
-                "lora_merge=True is not supported because without use_peft the run saves a full "
-                "model already. Set use_peft=True, or drop lora_merge."
-            )
 
 
 def _no_cuda() -> bool:
@@ -137,6 +126,15 @@ def _check_common(s: DataFields) -> None:
         raise ConfigError(f"max_seconds={s.max_seconds} must be positive (or unset for no limit).")
     if s.budget_clock not in ("wall", "cpu"):
         raise ConfigError(f"budget_clock={s.budget_clock!r} is not supported. Set 'wall' or 'cpu'.")
+    if s.lora_r < 1 or s.lora_alpha < 1 or not 0 <= s.lora_dropout < 1:
+        raise ConfigError("lora_r and lora_alpha must be >= 1 and lora_dropout in [0, 1).")
+    if s.use_peft and not s.lora_target_modules:
+        raise ConfigError("lora_target_modules is empty. Set module names or all-linear.")
+    if s.lora_merge and not s.use_peft:
+        raise ConfigError(
+            "lora_merge=True is not supported because without use_peft the run saves a full "
+            "model already. Set use_peft=True, or drop lora_merge."
+        )
 
 
 @dataclass
@@ -168,7 +166,6 @@ class SFTSettings(SFTConfig, DataFields, LoraSettings):
 
     def __post_init__(self) -> None:
         _check_common(self)
-        self._check_lora()
         super().__post_init__()
 
 
@@ -232,7 +229,6 @@ class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
 
     def __post_init__(self) -> None:
         _check_common(self)
-        self._check_lora()
         if self.source not in _SOURCES:
             raise ConfigError(
                 f"source={self.source!r} is not supported because episodes come from recorded "

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError, StoreError
+from agent_rl.verdicts import Messages
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -45,8 +46,6 @@ __all__ = [
     "sft_dataset",
     "training_steps",
 ]
-
-Messages = list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from agent_rl.kinds import KNOWN_KINDS
 from agent_rl.scorer import NO_CALL, scorer_for
 from agent_rl.verdicts import STAGES, CallVerdict
 
@@ -74,14 +75,8 @@ __all__ = [
     "valid_expert_tool",
 ]
 
-# Kinds logged every step (0 when absent) so their means are unbiased; others when present.
-KNOWN_KINDS: tuple[str, ...] = (
-    NO_CALL, "empty", "truncated", "trailing_comma", "invalid_escape", "control_character",
-    "unterminated_string", "unexpected_character", "duplicate_key", "nan_or_infinity",
-    "multiple_calls", "text_after_call", "prose_around_call", "code_fence", "missing_tag",
-    "missing_name", "missing_arguments", "unknown_tool", "missing_argument", "unknown_argument",
-    "wrong_type", "invalid_value", "file_not_found", "old_text_not_found", "old_text_ambiguous",
-)  # fmt: skip
+# Kinds logged every step (0 when absent) so their means are unbiased: every kind agent-rl
+# emits (agent_rl.kinds); any other kind is logged when present.
 _LOGGED_STAGES = (*STAGES, NO_CALL)
 
 

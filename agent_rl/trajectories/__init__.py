@@ -1,7 +1,8 @@
 """Recorded agent episodes: ``Step``/``Trajectory`` models and the JSONL ``TrajectoryStore``.
 
+``fields`` declares the stored shape of a line (its Arrow schema) and the field codecs;
 ``models`` holds the data (and how the sandbox state at a step is rebuilt); ``store`` holds the
-append-only file and its crash guarantees. Both are re-exported here.
+append-only file and its crash guarantees. ``models`` and ``store`` are re-exported here.
 """
 
 from __future__ import annotations

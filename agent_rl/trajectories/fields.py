@@ -1,51 +1,144 @@
-"""Field types that keep every stored trajectory line the same Arrow shape.
+"""The stored shape of a trajectory line, declared once, and the codecs of its fields.
 
-``datasets.load_dataset("json", ...)`` infers column types from the first ~10 MB of a file and
-casts the rest to them: a field that is ``null`` (or an empty list) all through that first chunk
-gets the type ``null`` and any later value breaks the load; a free-form dict changes struct
-shape from line to line. So the stored form follows one rule:
+``datasets.load_dataset("json", ...)`` infers column types batch by batch: a field that is
+``null`` all through a batch, or a value whose shape varies from line to line, breaks the load.
+The cure is an explicit schema: ``SCHEMA`` below declares every column of a stored line, and
+``features()`` turns it into the ``datasets.Features`` to pass to ``load_dataset`` (with it,
+nulls and absent keys load in any batch). So the stored form (schema version 2) follows one rule:
 
-- a value that may be ``None`` or whose shape varies (messages, call, observation, verdict,
-  snapshots, tool schemas, extra metadata, optional numbers) is stored as JSON *text*
-  (``"null"`` for ``None``);
-- optional strings are stored as ``""`` for "none" (``None`` is accepted on input);
-- everything else is a plain always-present scalar.
+- fixed-shape values are typed JSON: messages (with their ``tool_calls``), the applied call,
+  the observation, the verdict (with its errors), the outcome, numbers that may be ``null``;
+- free-form values are JSON *text* (a string holding JSON): call arguments (a string on
+  OpenAI's wire too), an error's ``loc`` (mixed strings and integers), tool parameters, state
+  snapshots and ``extra`` metadata. A message or tool key that does not fit its declared type
+  (a list ``content`` of a multimodal message, a provider's own keys) moves into that item's
+  ``extra`` text and comes back in place when read, so no line ever changes a column's type.
 
-(The one shape left to chance: a file whose first chunk holds only trajectories with no steps
-types ``steps`` as a list of ``null``.)
-
-The Python attributes hold the decoded values (``ToolCall``, ``CallVerdict``, dicts ...);
-``model_dump()`` and ``model_dump_json()`` give the stored form. This module is codecs only.
+Version 1 stored every nested value as JSON text; its lines still read (each codec takes the
+text form too) and come back in the current form. The Python attributes hold the decoded values
+(``ToolCall``, ``CallVerdict``, dicts ...); ``model_dump()`` and ``model_dump_json()`` give the
+stored form. This module is the schema and the codecs only: the models are in
+``agent_rl.trajectories.models``, the file in ``agent_rl.trajectories.store``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from agent_rl.verdicts import CallVerdict, ErrorEntry, Observation, ToolCall
 
+if TYPE_CHECKING:
+    import datasets
+
 __all__ = [
+    "JSON",
+    "SCHEMA",
+    "STEP",
     "TEXT_SCHEMA",
-    "CallText",
+    "CallField",
     "JsonDict",
-    "JsonList",
-    "ObservationText",
+    "MessageList",
+    "ObservationField",
     "OptBool",
     "OptFloat",
     "OptInt",
     "OptJsonDict",
     "Text",
-    "VerdictText",
+    "ToolList",
+    "VerdictField",
     "dumps_text",
+    "features",
     "loads_text",
     "observation_from_dict",
 ]
 
+# --- the stored shape ---------------------------------------------------------------------------
+
+JSON = "json"
+"""A string holding JSON text (a free-form value)."""
+
+ERROR: dict[str, Any] = {"type": "string", "loc": JSON, "msg": "string"}
+CALL: dict[str, Any] = {"name": "string", "arguments": JSON}
+TOOL_CALL: dict[str, Any] = {
+    "id": "string",
+    "type": "string",
+    "function": {"name": "string", "arguments": "string"},  # the provider's raw text, as sent
+}
+MESSAGE: dict[str, Any] = {
+    "role": "string",
+    "content": "string",
+    "tool_calls": [TOOL_CALL],
+    "tool_call_id": "string",
+    "name": "string",
+    "extra": JSON,
+}
+TOOL: dict[str, Any] = {
+    "type": "string",
+    "function": {"name": "string", "description": "string", "parameters": JSON, "strict": "bool"},
+    "extra": JSON,
+}
+OBSERVATION: dict[str, Any] = {"content": "string", "ok": "bool", "error": ERROR, "done": "bool"}
+VERDICT: dict[str, Any] = {
+    "valid": "bool",
+    "stage": "string",
+    "call": CALL,
+    "errors": [ERROR],
+    "final_answer": "string",
+}
+STEP: dict[str, Any] = {
+    "index": "int64",
+    "messages": [MESSAGE],
+    "raw_output": "string",
+    "call": CALL,
+    "observation": OBSERVATION,
+    "verdict": VERDICT,
+    "started_at": "float64",
+    "latency_s": "float64",
+    "prompt_tokens": "int64",
+    "completion_tokens": "int64",
+    "error": "string",
+    "state_before": JSON,
+    "extra": JSON,
+}
+SCHEMA: dict[str, Any] = {
+    "schema_version": "int64",
+    "id": "string",
+    "task": {"id": "string", "prompt": "string"},
+    "tools": [TOOL],
+    "format": "string",
+    "steps": [STEP],
+    "outcome": {
+        "status": "string",
+        "success": "bool",
+        "final_answer": "string",
+        "error": "string",
+    },
+    "metadata": {"source": "string", "model": "string", "created_at": "string", "extra": JSON},
+}
+"""Every column of a stored line: an Arrow type name, ``JSON``, ``[item]`` (a list) or
+``{key: type}`` (a struct). Every value may be ``null``; a struct's key may be absent."""
+
+
+def features() -> datasets.Features:
+    """``SCHEMA`` as ``datasets.Features`` (imports ``datasets``: call it only to load)."""
+    import datasets
+
+    def convert(decl: Any) -> Any:
+        if isinstance(decl, list):
+            return datasets.List(convert(decl[0]))
+        if isinstance(decl, dict):
+            return {k: convert(v) for k, v in decl.items()}
+        return datasets.Value("string" if decl == JSON else decl)
+
+    return datasets.Features(convert(SCHEMA))
+
+
+# --- JSON text ----------------------------------------------------------------------------------
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _DECODE = json.JSONDecoder().decode
@@ -53,10 +146,8 @@ _DECODE = json.JSONDecoder().decode
 
 def dumps_text(value: Any) -> str:
     """Compact JSON text of a value (strict JSON: NaN and Infinity are refused)."""
-    if value is None:  # fast paths for the optional scalars (most fields of most steps)
+    if value is None:
         return "null"
-    if type(value) is int:
-        return str(value)
     try:
         out = to_json(value)
     except (PydanticSerializationError, ValueError):
@@ -82,61 +173,249 @@ def _none_to_empty(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _dict_or_empty(value: Any) -> Any:
+    value = loads_text(value)
+    return {} if value is None else value
+
+
 TEXT_SCHEMA = WithJsonSchema({"type": "string", "contentMediaType": "application/json"})
 
 JsonDict = Annotated[
-    dict[str, Any], BeforeValidator(loads_text), PlainSerializer(dumps_text), TEXT_SCHEMA
-]
-JsonList = Annotated[
-    list[Any], BeforeValidator(loads_text), PlainSerializer(dumps_text), TEXT_SCHEMA
+    dict[str, Any], BeforeValidator(_dict_or_empty), PlainSerializer(dumps_text), TEXT_SCHEMA
 ]
 OptJsonDict = Annotated[
-    dict[str, Any] | None, BeforeValidator(loads_text), PlainSerializer(dumps_text), TEXT_SCHEMA
+    dict[str, Any] | None,
+    BeforeValidator(loads_text),
+    PlainSerializer(lambda v: None if v is None else dumps_text(v)),
+    WithJsonSchema({"type": ["string", "null"], "contentMediaType": "application/json"}),
 ]
-OptFloat = Annotated[
-    float | None, BeforeValidator(loads_text), PlainSerializer(dumps_text), TEXT_SCHEMA
-]
-OptInt = Annotated[
-    int | None, BeforeValidator(loads_text), PlainSerializer(dumps_text), TEXT_SCHEMA
-]
-OptBool = Annotated[
-    bool | None, BeforeValidator(loads_text), PlainSerializer(dumps_text), TEXT_SCHEMA
-]
+# Numbers and booleans are typed JSON since version 2; version 1 stored them as text.
+OptFloat = Annotated[float | None, BeforeValidator(loads_text)]
+OptInt = Annotated[int | None, BeforeValidator(loads_text)]
+OptBool = Annotated[bool | None, BeforeValidator(loads_text)]
 Text = Annotated[str, BeforeValidator(_none_to_empty)]
 """A string where ``""`` means "none" (``None`` accepted on input)."""
 
 
-def _error_from_dict(d: dict[str, Any]) -> ErrorEntry:
-    return ErrorEntry(str(d["type"]), str(d.get("msg", "")), tuple(d.get("loc") or ()))
+# --- open structs: messages and tools -----------------------------------------------------------
+
+_SCALARS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: type(v) is str,
+    "bool": lambda v: type(v) is bool,
+    "int64": lambda v: type(v) is int,
+    "float64": lambda v: type(v) in (int, float),
+}
+
+
+def _fits(value: Any, decl: Any) -> bool:
+    """Whether ``value`` has the declared type (``None`` fits anything; JSON text fits all)."""
+    if value is None or decl == JSON:
+        return True
+    if isinstance(decl, list):
+        return isinstance(value, list) and all(_fits(x, decl[0]) for x in value)
+    if isinstance(decl, dict):
+        return isinstance(value, dict) and all(
+            k in decl and k != "extra" and _fits(v, decl[k]) for k, v in value.items()
+        )
+    return _SCALARS[decl](value)
+
+
+def _pack(value: Any, decl: Any) -> Any:
+    """A decoded value (that fits ``decl``) in its stored form: JSON slots as text, ``None``
+    keys left out."""
+    if value is None:
+        return None
+    if decl == JSON:
+        return dumps_text(value)
+    if isinstance(decl, list):
+        return [_pack(x, decl[0]) for x in value]
+    if isinstance(decl, dict):
+        return {k: _pack(v, decl[k]) for k, v in value.items() if v is not None}
+    return value
+
+
+def _unpack(value: Any, decl: Any) -> Any:
+    """Inverse of ``_pack`` (also takes the decoded form); ``None`` keys left out."""
+    if value is None:
+        return None
+    if decl == JSON:
+        return loads_text(value)
+    if isinstance(decl, list):
+        return [_unpack(x, decl[0]) for x in value]
+    if isinstance(decl, dict):
+        return {
+            k: _unpack(v, decl[k]) if k in decl else v for k, v in value.items() if v is not None
+        }
+    return value
+
+
+def _open_struct_codec(
+    decl: dict[str, Any], always: tuple[str, ...], title: str
+) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """Codecs for a list of dicts whose declared keys are typed columns and whose other keys
+    (or keys that do not fit their type) travel in ``extra`` (JSON text).
+
+    The decoded form is canonical: ``always`` keys present (``None`` if absent), other keys
+    left out when ``None`` or ``[]``, so decode(encode(x)) == x for a decoded ``x``.
+    """
+    plain = frozenset(always)
+
+    def decode_one(item: Any) -> dict[str, Any]:
+        if not isinstance(item, dict):
+            raise ValueError(f"each {title} must be an object, got {type(item).__name__}")
+        if item.keys() == plain and all(type(item[k]) is str for k in always):
+            return item  # the common case (a plain chat message) is already canonical
+        item = dict(item)
+        extra = item.get("extra")
+        if type(extra) is str:  # the stored form's leftover keys
+            more = loads_text(extra)
+            if isinstance(more, dict):
+                del item["extra"]
+                item.update(more)
+        out = {k: item.pop(k, None) for k in always}
+        for k, v in item.items():
+            if v is None or (v == [] and k in decl):
+                continue
+            out[k] = _unpack(v, decl[k]) if k in decl and k != "extra" else v
+        return out
+
+    def decode(value: Any) -> list[dict[str, Any]]:
+        value = loads_text(value)
+        if value is None:
+            return []
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected a list of {title} objects, got {type(value).__name__}")
+        return [decode_one(x) for x in value]
+
+    def encode_one(item: dict[str, Any]) -> dict[str, Any]:
+        if item.keys() == plain and all(type(item[k]) is str for k in always):
+            return item
+        out: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for k, v in item.items():
+            if v is None:
+                continue
+            if k in decl and k != "extra" and _fits(v, decl[k]):
+                out[k] = _pack(v, decl[k])
+            else:
+                extra[k] = v
+        if extra:
+            out["extra"] = dumps_text(extra)
+        return out
+
+    def encode(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [encode_one(x) for x in value]
+
+    return decode, encode
+
+
+def _json_list_schema(title: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "array", "items": {"type": "object", "title": title}})
+
+
+_decode_messages, _encode_messages = _open_struct_codec(MESSAGE, ("role", "content"), "message")
+_decode_tools, _encode_tools = _open_struct_codec(TOOL, (), "tool")
+
+
+def _tools_in(value: Any) -> Any:
+    value = loads_text(value)
+    if isinstance(value, (list, tuple)):  # ToolSpec (or anything with to_openai) accepted
+        value = [t.to_openai() if hasattr(t, "to_openai") else t for t in value]
+    return _decode_tools(value)
+
+
+MessageList = Annotated[
+    list[dict[str, Any]],
+    PlainValidator(_decode_messages),
+    PlainSerializer(_encode_messages),
+    _json_list_schema("Message"),
+]
+"""OpenAI chat messages. Decoded form: ``role`` and ``content`` always present."""
+ToolList = Annotated[
+    list[dict[str, Any]],
+    PlainValidator(_tools_in),
+    PlainSerializer(_encode_tools),
+    _json_list_schema("Tool"),
+]
+"""OpenAI function-tool dicts (``ToolSpec`` accepted on input)."""
+
+
+# --- fixed shapes: call, observation, verdict ---------------------------------------------------
+
+
+def _error_in(d: Any) -> ErrorEntry:
+    if not isinstance(d, dict):
+        raise ValueError(f"an error entry must be an object, got {type(d).__name__}")
+    loc = loads_text(d.get("loc"))
+    return ErrorEntry(str(d["type"]), str(d.get("msg") or ""), tuple(loc or ()))
+
+
+def _error_out(e: ErrorEntry) -> dict[str, Any]:
+    return {"type": e.type, "loc": dumps_text(list(e.loc)), "msg": e.msg}
 
 
 def observation_from_dict(d: dict[str, Any]) -> Observation:
-    """Inverse of ``Observation.to_dict``."""
+    """An ``Observation`` from ``Observation.to_dict`` or its stored form."""
     err = d.get("error")
     return Observation(
-        content=str(d.get("content", "")),
+        content=str(d.get("content") or ""),
         ok=bool(d.get("ok", True)),
-        error=None if err is None else _error_from_dict(err),
-        done=bool(d.get("done", False)),
+        error=None if err is None else _error_in(err),
+        done=bool(d.get("done")),
     )
 
 
-def _call_from_dict(d: dict[str, Any]) -> ToolCall:
-    if not isinstance(d.get("name"), str) or not isinstance(d.get("arguments", {}), dict):
+def _observation_out(o: Observation) -> dict[str, Any]:
+    out: dict[str, Any] = {"content": o.content, "ok": o.ok, "done": o.done}
+    if o.error is not None:
+        out["error"] = _error_out(o.error)
+    return out
+
+
+def _call_from_dict(d: Any) -> ToolCall:
+    if not isinstance(d, dict):
+        raise ValueError(f"a tool call must be an object, got {type(d).__name__}")
+    args = d.get("arguments", {})
+    if type(args) is str:  # version 2 stores the arguments as JSON text
+        args = loads_text(args)
+    if not isinstance(d.get("name"), str) or not isinstance(args, dict):
         raise ValueError("a tool call needs a 'name' string and an 'arguments' object")
-    return ToolCall(d["name"], dict(d.get("arguments", {})))
+    return ToolCall(d["name"], dict(args))
+
+
+def _call_out(c: ToolCall) -> dict[str, Any]:
+    return {"name": c.name, "arguments": dumps_text(c.arguments)}
 
 
 def _verdict_from_dict(d: dict[str, Any]) -> CallVerdict:
-    if d.get("call") is not None:
-        _call_from_dict(d["call"])
-    return CallVerdict.from_dict(d)
+    call = d.get("call")
+    return CallVerdict(
+        valid=bool(d["valid"]),
+        stage=d.get("stage"),
+        call=None if call is None else _call_from_dict(call),
+        errors=tuple(_error_in(e) for e in d.get("errors") or ()),
+        final_answer=d.get("final_answer"),
+    )
 
 
-def _text_of(
-    cls: type, from_dict: Callable[[dict[str, Any]], Any], title: str
+def _verdict_out(v: CallVerdict) -> dict[str, Any]:
+    out: dict[str, Any] = {"valid": v.valid, "stage": v.stage}
+    if v.call is not None:
+        out["call"] = _call_out(v.call)
+    out["errors"] = [_error_out(e) for e in v.errors]
+    if v.final_answer is not None:
+        out["final_answer"] = v.final_answer
+    return out
+
+
+def _codec(
+    cls: type,
+    from_dict: Callable[[Any], Any],
+    to_stored: Callable[[Any], dict[str, Any]],
+    title: str,
 ) -> tuple[PlainValidator, PlainSerializer, WithJsonSchema]:
-    """Validator/serializer pair storing an optional ``cls`` (with ``to_dict``) as JSON text."""
+    """Validator/serializer pair storing an optional ``cls`` as a typed struct; the version 1
+    JSON text form is read too."""
 
     def validate(v: Any) -> Any:
         v = loads_text(v)
@@ -149,18 +428,16 @@ def _text_of(
             raise ValueError(f"expected a {title} object, got {type(v).__name__}")
         return from_dict(v)
 
-    def serialize(v: Any) -> str:
-        return dumps_text(None if v is None else v.to_dict())
+    def serialize(v: Any) -> dict[str, Any] | None:
+        return None if v is None else to_stored(v)
 
-    schema = WithJsonSchema(
-        {"type": "string", "title": title, "contentMediaType": "application/json"}
-    )
+    schema = WithJsonSchema({"type": ["object", "null"], "title": title})
     return PlainValidator(validate), PlainSerializer(serialize), schema
 
 
-_call = _text_of(ToolCall, _call_from_dict, "ToolCall")
-_obs = _text_of(Observation, observation_from_dict, "Observation")
-_verdict = _text_of(CallVerdict, _verdict_from_dict, "CallVerdict")
-CallText = Annotated[ToolCall | None, _call[0], _call[1], _call[2]]
-ObservationText = Annotated[Observation | None, _obs[0], _obs[1], _obs[2]]
-VerdictText = Annotated[CallVerdict | None, _verdict[0], _verdict[1], _verdict[2]]
+_call = _codec(ToolCall, _call_from_dict, _call_out, "ToolCall")
+_obs = _codec(Observation, observation_from_dict, _observation_out, "Observation")
+_verdict = _codec(CallVerdict, _verdict_from_dict, _verdict_out, "CallVerdict")
+CallField = Annotated[ToolCall | None, _call[0], _call[1], _call[2]]
+ObservationField = Annotated[Observation | None, _obs[0], _obs[1], _obs[2]]
+VerdictField = Annotated[CallVerdict | None, _verdict[0], _verdict[1], _verdict[2]]

@@ -1,16 +1,16 @@
-"""Recorded agent episodes: the ``Step`` and ``Trajectory`` models and their JSONL store.
+"""Recorded agent episodes: the ``Step`` and ``Trajectory`` models.
 
 A ``Trajectory`` is one episode: the task, the tools the model was offered, and one ``Step`` per
 model output (the exact prompt messages, the raw text *before any repair*, the call that was
-applied, its observation and the scorer's ``CallVerdict``). ``TrajectoryStore`` appends them to
-a JSONL file, one trajectory a line (``agent_rl.trajectories.store`` states the file format and
-its crash guarantees).
+applied, its observation and the scorer's ``CallVerdict``). ``model_dump_json()`` is its stored
+line; ``agent_rl.trajectories.store`` writes and reads the file (format and crash guarantees).
 
-Stored form: values that may be ``None`` or vary in shape (messages, call, observation, verdict,
-snapshots, tool schemas) are kept as JSON *text* inside the record and optional strings as ``""``,
-so every line has the same Arrow types and ``datasets.load_dataset("json", data_files=path)``
-loads any file (``agent_rl.trajectories.fields`` says why). ``model_dump()`` gives that stored
-form; the Python attributes hold the decoded values (``ToolCall``, ``CallVerdict``, dicts).
+Stored form (schema version 2, declared in ``agent_rl.trajectories.fields``): typed JSON for
+fixed shapes (messages, call, observation, verdict, outcome, optional numbers), JSON text for
+free-form values (call arguments, tool parameters, snapshots, ``extra``), so a line reads
+naturally with ``jq`` and ``datasets.load_dataset("json", data_files=path,
+features=TrajectoryStore.features())`` loads any file. Version 1 records (every nested value as
+JSON text) still validate and come back in the current form.
 
 Rebuilding the sandbox state at a step: a step's ``state_before`` (a ``CodingSandbox.snapshot()``)
 is authoritative when recorded; the agent records it on step 0 (cheap: one snapshot per episode),
@@ -19,8 +19,8 @@ the applied calls (``Step.call``) of the steps in between. The sandbox is determ
 replay gives the exact state; ``verify=True`` checks each replayed observation against the
 recorded one.
 
-This module is data and file I/O only: it does not score (``agent_rl.scorer``), run agents
-(``agent_rl.agent``) or import torch.
+This module is data only: no file I/O (``agent_rl.trajectories.store``), no scoring
+(``agent_rl.scorer``), no agents (``agent_rl.agent``), no torch.
 """
 
 from __future__ import annotations
@@ -29,33 +29,31 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeInt,
-    PlainSerializer,
     field_validator,
     model_validator,
 )
 
 from agent_rl.errors import StoreError
+from agent_rl.formats import Format
 from agent_rl.trajectories.fields import (
-    TEXT_SCHEMA,
-    CallText,
+    CallField,
     JsonDict,
-    JsonList,
-    ObservationText,
+    MessageList,
+    ObservationField,
     OptBool,
     OptFloat,
     OptInt,
     OptJsonDict,
     Text,
-    VerdictText,
-    dumps_text,
+    ToolList,
+    VerdictField,
     loads_text,
 )
 from agent_rl.verdicts import CallState, CallVerdict, EpisodeVerdict
@@ -69,9 +67,9 @@ __all__ = [
     "TrajectoryMeta",
 ]
 
-SCHEMA_VERSION = 1
-Format = Literal["json", "react", "hermes"]
+SCHEMA_VERSION = 2
 Status = Literal["finished", "final_answer", "max_steps", "error"]
+"""How an episode ended (``Outcome.status``)."""
 Source = Literal["agent", "langchain", "recorder", "other"]
 
 
@@ -85,16 +83,17 @@ class Step(BaseModel):
 
     index: NonNegativeInt
     """Position in the episode, from 0."""
-    messages: JsonList = Field(default_factory=list)
-    """The exact prompt the model saw, as OpenAI chat messages."""
+    messages: MessageList = Field(default_factory=list)
+    """The exact prompt the model saw, as OpenAI chat messages (``role`` and ``content`` always
+    present; ``None`` and empty keys left out)."""
     raw_output: str = ""
     """The model's text before any parsing or repair (for a provider tool call: the call JSON
     ``{"name": ..., "arguments": <the provider's raw arguments string>}``)."""
-    call: CallText = None
+    call: CallField = None
     """The call that was applied to the environment (``None`` when nothing was applied)."""
-    observation: ObservationText = None
+    observation: ObservationField = None
     """What the environment (or the framework) returned for the call."""
-    verdict: VerdictText = None
+    verdict: VerdictField = None
     """The scorer's verdict on ``raw_output`` (``None`` when the model call itself failed)."""
     started_at: float = Field(default_factory=time.time)
     """Unix time the model call started."""
@@ -169,13 +168,6 @@ class TrajectoryMeta(BaseModel):
         return known
 
 
-def _tools_to_dicts(v: Any) -> Any:
-    v = loads_text(v)
-    if isinstance(v, (list, tuple)):
-        return [t.to_openai() if hasattr(t, "to_openai") else t for t in v]
-    return v
-
-
 class Trajectory(BaseModel):
     """One recorded episode. ``model_dump_json()`` is its stored line."""
 
@@ -184,12 +176,7 @@ class Trajectory(BaseModel):
     schema_version: int = SCHEMA_VERSION
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     task: TaskRef = Field(default_factory=TaskRef)
-    tools: Annotated[
-        list[dict[str, Any]],
-        BeforeValidator(_tools_to_dicts),
-        PlainSerializer(dumps_text),
-        TEXT_SCHEMA,
-    ] = Field(default_factory=list)
+    tools: ToolList = Field(default_factory=list)
     """Tool specs offered to the model, as OpenAI function-tool dicts (``ToolSpec`` accepted)."""
     format: Format = "json"
     steps: list[Step] = Field(default_factory=list)
@@ -199,12 +186,13 @@ class Trajectory(BaseModel):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, v: int) -> int:
+        """Older versions read into the current form (and are written back in it)."""
         if v > SCHEMA_VERSION or v < 1:
             raise ValueError(
                 f"schema_version {v} is not supported by this agent-rl (it reads "
                 f"1..{SCHEMA_VERSION}); upgrade agent-rl to read this file"
             )
-        return v
+        return SCHEMA_VERSION
 
     # --- summaries ---
 

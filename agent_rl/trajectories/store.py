@@ -1,7 +1,9 @@
 """``TrajectoryStore``: an append-only JSONL file of trajectories, safe against crashes.
 
 File format: UTF-8 JSON Lines, one ``Trajectory.model_dump_json()`` a line, each with its
-``schema_version``. Guarantees:
+``schema_version`` (the columns: ``agent_rl.trajectories.fields.SCHEMA``). Load a file with
+``datasets.load_dataset("json", data_files=path, features=TrajectoryStore.features())``.
+Guarantees:
 
 - ``append`` writes a whole line with one ``os.write`` on an ``O_APPEND`` descriptor under a
   per-file lock, so threads of one process never interleave records. ``fsync=True`` also
@@ -27,13 +29,17 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from agent_rl.errors import CorruptRecordError, StoreError
+from agent_rl.trajectories import fields
 from agent_rl.trajectories.models import Trajectory
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = [
     "SkippedRecordWarning",
@@ -139,6 +145,13 @@ class TrajectoryStore:
 
     def __repr__(self) -> str:
         return f"TrajectoryStore({str(self.path)!r})"
+
+    @staticmethod
+    def features() -> datasets.Features:
+        """The Arrow schema of a stored line (current version), for
+        ``datasets.load_dataset("json", data_files=..., features=TrajectoryStore.features())``.
+        Version 1 files (nested values as JSON text) load without it."""
+        return fields.features()
 
     # --- writing ---
 

@@ -1,0 +1,177 @@
+"""``agent-rl online``: learn from what is served — GRPO on the freshest served prompts, the new
+weights swapped into the serving policy after each update.
+
+:class:`OnlineLearner` owns a copy of the served model. Each :meth:`~OnlineLearner.update`:
+
+1. reads the served steps from the store and keeps those produced by weights at most
+   ``max_lag`` versions old (default 1), the newest ``max_prompts`` of them;
+2. rebuilds each step's prompt exactly as the served model saw it (the chat template with the
+   request's tools) and runs one GRPO update on them with trl's ``GRPOTrainer`` through
+   :func:`agent_rl.training.train_grpo` — the completions are sampled from the learner's current
+   weights and scored by the strict scorer against the request's tools (``arguments_valid``:
+   there is no sandbox state behind served traffic);
+3. loads the new weights into the served policy between requests (``ServedPolicy.swap_weights``),
+   so every later sample is recorded with the new version.
+
+The policy lag of each update is reported: for every served sample trained on, how many versions
+older than the weights it updates the sample's weights were. Not here: serving
+(``runtime.serve``), the GRPO machinery (``agent_rl.training``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent_rl.errors import ConfigError
+from agent_rl.policies import HFPolicy
+from agent_rl.runtime.serve import ServedPolicy, template_messages
+from agent_rl.training import TrainResult, train_grpo
+from agent_rl.training.data import StepExample
+from agent_rl.training.rewards import arguments_valid
+from agent_rl.trajectories import TrajectoryStore
+
+__all__ = ["OnlineLearner", "OnlineUpdate"]
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {  # one small on-policy GRPO update per call, CPU-friendly
+    "max_steps": 1,
+    "num_generations": 2,
+    "per_device_train_batch_size": 2,
+    "max_completion_length": 64,
+    "report_to": [],
+    "disable_tqdm": True,
+    "logging_steps": 1,
+    "save_strategy": "no",
+}
+
+
+@dataclass
+class OnlineUpdate:
+    """One update: the version it produced, the served samples it used and their lag."""
+
+    version: int
+    samples: int
+    lags: list[int] = field(default_factory=list)
+    result: TrainResult | None = None
+
+    @property
+    def max_lag(self) -> int:
+        return max(self.lags, default=0)
+
+
+class OnlineLearner:
+    """GRPO on served traffic; ``settings`` are ``GRPOSettings`` fields (``output_dir`` too)."""
+
+    def __init__(
+        self,
+        served: ServedPolicy,
+        store: str | os.PathLike[str],
+        output_dir: str | os.PathLike[str],
+        *,
+        max_lag: int = 1,
+        max_prompts: int = 8,
+        reward_funcs: Sequence[Callable[..., list[float | None]]] = (arguments_valid,),
+        **settings: Any,
+    ) -> None:
+        if not isinstance(served.policy, HFPolicy):
+            raise ConfigError(
+                "online learning is not supported for this policy because only a local model "
+                "can be trained. Serve an HFPolicy instead."
+            )
+        if max_lag < 0 or max_prompts < 1:
+            raise ConfigError("OnlineLearner: max_lag must be >= 0 and max_prompts >= 1")
+        self.served, self.store = served, Path(store)
+        self.output_dir = Path(output_dir)
+        self.max_lag, self.max_prompts = max_lag, max_prompts
+        self.reward_funcs = list(reward_funcs)
+        self.settings = {**DEFAULTS, "reward_weights": [1.0] * len(self.reward_funcs), **settings}
+        policy = served.policy
+        with served.lock:  # a consistent copy, not one taken mid-swap
+            self.model = copy.deepcopy(policy.model).to("cpu")
+        self.tokenizer = copy.deepcopy(policy.tokenizer)  # trl changes its settings
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.updates: list[OnlineUpdate] = []
+        self._used: set[str] = set()  # each served sample is learned from once
+
+    def fresh_steps(self) -> tuple[list[StepExample], list[int], list[str]]:
+        """The newest served steps not learned from yet and at most ``max_lag`` versions old,
+        as GRPO prompts, with the weights version and a key of each."""
+        if not self.store.is_file():
+            return [], [], []
+        current = self.served.weights_version
+        found: list[tuple[StepExample, int, str]] = []
+        for traj in TrajectoryStore(self.store).read(on_error="skip"):
+            tools = traj.tools
+            for i, step in enumerate(traj.steps):
+                version = step.extra.get("weights_version")
+                key = f"{traj.id}:{i}"
+                if step.verdict is None or not step.messages or not isinstance(version, int):
+                    continue
+                if current - version > self.max_lag or key in self._used:
+                    continue
+                prompt = self.tokenizer.apply_chat_template(
+                    template_messages(list(step.messages)),
+                    tools=tools or None,
+                    tokenize=False,
+                    add_generation_prompt=True,
+                )
+                example = StepExample(
+                    messages=prompt,  # type: ignore[arg-type]  # a text prompt, as served
+                    target=step.raw_output if step.verdict.valid else None,
+                    state="",
+                    tools=json.dumps(tools, ensure_ascii=False),
+                    fmt=traj.format,
+                    task_id=str(traj.metadata.extra.get("conversation_id", traj.id)),
+                    step=step.index,
+                    expects_call=bool(tools),
+                    origin="served",
+                )
+                found.append((example, version, key))
+        found = found[-self.max_prompts :]
+        return [e for e, _, _ in found], [v for _, v, _ in found], [k for _, _, k in found]
+
+    def update(self) -> OnlineUpdate | None:
+        """One GRPO update on the freshest served steps and a weight swap (``None``: nothing
+        fresh to learn from yet)."""
+        steps, versions, keys = self.fresh_steps()
+        if not steps:
+            return None
+        self._used.update(keys)
+        base = self.served.weights_version
+        result = train_grpo(
+            (self.model, self.tokenizer),
+            steps=steps,
+            reward_funcs=self.reward_funcs,
+            output_dir=str(self.output_dir),
+            **self.settings,
+        )
+        version = self.served.swap_weights(self.model.state_dict())
+        done = OnlineUpdate(version, len(steps), [base - v for v in versions], result)
+        self.updates.append(done)
+        log.info(
+            "online update -> weights v%d on %d served prompts, policy lag <= %d",
+            version,
+            len(steps),
+            done.max_lag,
+        )
+        return done
+
+    def run(self, stop: threading.Event, interval: float = 5.0) -> None:
+        """Update whenever fresh steps are there, until ``stop`` is set (for a thread)."""
+        while not stop.is_set():
+            try:
+                if self.update() is None:
+                    stop.wait(interval)
+            except Exception:  # a failed update must not stop serving; it is logged
+                log.exception("online update failed; serving goes on with the current weights")
+                stop.wait(interval)

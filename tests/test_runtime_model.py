@@ -1,0 +1,278 @@
+"""``agent-rl serve`` with a real model: the tiny offline Qwen2 behind the endpoint (tools in its
+chat template, per-request sampling, token counts, weights versions), and the CLI command."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import zlib
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agent_rl import HFPolicy, TrajectoryStore, load_tasks, render_call
+from agent_rl.runtime import BackgroundServer, ServedPolicy, create_serve_app
+from agent_rl.runtime.serve import template_messages
+
+openai = pytest.importorskip("openai")
+
+GCD = {
+    "type": "function",
+    "function": {
+        "name": "math.gcd",
+        "description": "gcd",
+        "parameters": {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from agent_rl.models import build_tiny_model
+
+    corpus = [render_call(c, "hermes") for t in load_tasks("train")[:4] for c in t.expert] * 4
+    return build_tiny_model(
+        tmp_path_factory.mktemp("tiny"),
+        corpus,
+        vocab_size=300,
+        hidden_size=32,
+        layers=1,
+        heads=2,
+        max_positions=1024,
+    )
+
+
+def test_a_tiny_model_served_to_the_openai_sdk_is_recorded_as_it_answered(tiny, tmp_path) -> None:
+    policy = HFPolicy(str(tiny), max_new_tokens=8)
+    store = tmp_path / "s.jsonl"
+    served = ServedPolicy(policy, name="tiny")
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "gcd of 12 and 18?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "math.gcd", "arguments": '{"a": 12, "b": 18}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "6"},
+    ]
+    with ExitStack() as stack:
+        server = stack.enter_context(BackgroundServer(create_serve_app(served, store=store)))
+        api = stack.enter_context(
+            openai.OpenAI(base_url=server.base_url, api_key="-", max_retries=0, timeout=60)
+        )
+        greedy = api.chat.completions.create(
+            model="tiny", messages=messages, tools=[GCD], temperature=0, max_tokens=6
+        )
+        chunks = list(
+            api.chat.completions.create(
+                model="tiny",
+                messages=messages,
+                tools=[GCD],
+                temperature=0,
+                max_tokens=6,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        sampled = api.chat.completions.create(
+            model="tiny", messages=messages, tools=[GCD], n=3, temperature=1.0, seed=7
+        )
+        version = served.swap_weights(policy.model.state_dict())
+        after = api.chat.completions.create(model="tiny", messages=messages[:1], max_tokens=4)
+        with pytest.raises(openai.BadRequestError, match="exceeds the context"):
+            api.chat.completions.create(
+                model="tiny",
+                messages=[{"role": "user", "content": ", ".join(map(str, range(2000)))}],
+            )
+    text = greedy.choices[0].message.content
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == text  # the same greedy text, streamed
+    assert chunks[-1].usage.completion_tokens == greedy.usage.completion_tokens
+    assert greedy.usage.completion_tokens <= 6 and greedy.choices[0].finish_reason in (
+        "stop",
+        "length",
+    )
+    prompt_ids = policy.prompt_ids(template_messages(messages), [GCD])
+    assert greedy.usage.prompt_tokens == len(prompt_ids)  # the tools went into the template
+    assert len(prompt_ids) > len(policy.prompt_ids(template_messages(messages)))
+    assert len(sampled.choices) == 3
+    assert version == 1 and after.system_fingerprint == "agent-rl-w1"
+    lines = list(TrajectoryStore(store).read())
+    assert [len(t.steps) for t in lines] == [1, 1, 3, 1, 1]
+    assert lines[0].steps[0].raw_output == text and lines[0].steps[0].verdict is not None
+    assert lines[0].steps[0].prompt_tokens == greedy.usage.prompt_tokens
+    assert [s.raw_output for s in lines[2].steps] == [
+        c.message.content or "" for c in sampled.choices
+    ]
+    assert [t.metadata.extra["weights_version"] for t in lines] == [0, 0, 0, 1, 1]
+    assert lines[4].outcome.status == "error" and "exceeds the context" in lines[4].steps[0].error
+    assert policy.max_new_tokens == 8 and not policy.do_sample  # per-request settings undone
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_agent_rl_serve_and_proxy_commands(tiny, tmp_path) -> None:
+    with ExitStack() as stack:
+        _serve_and_proxy_commands(tiny, tmp_path, stack)
+
+
+def _serve_and_proxy_commands(tiny: Path, tmp_path: Path, stack: ExitStack) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    serve_port, proxy_port = _free_port(), _free_port()
+    cli = [sys.executable, "-m", "agent_rl.cli"]
+    log = stack.enter_context(open(tmp_path / "log.txt", "wb"))  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            [
+                *cli,
+                "serve",
+                str(tiny),
+                "--port",
+                str(serve_port),
+                "--name",
+                "tiny",
+                "--max-tokens",
+                "4",
+                "--store",
+                str(tmp_path / "s.jsonl"),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [
+                *cli,
+                "proxy",
+                "--upstream",
+                f"http://127.0.0.1:{serve_port}/v1",
+                "--port",
+                str(proxy_port),
+                "--store",
+                str(tmp_path / "p.jsonl"),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ),
+    ]
+    try:
+        url = f"http://127.0.0.1:{proxy_port}/v1"
+        deadline = time.monotonic() + 60
+        while True:  # bounded: both up, or fail
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "servers did not start"
+            assert all(p.poll() is None for p in procs), (tmp_path / "log.txt").read_text()
+            time.sleep(0.2)
+        with openai.OpenAI(base_url=url, api_key="-", max_retries=0, timeout=60) as api:
+            reply = api.chat.completions.create(
+                model="tiny", messages=[{"role": "user", "content": "hi"}]
+            )
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(20)
+    for name in ("s.jsonl", "p.jsonl"):
+        (line,) = TrajectoryStore(tmp_path / name).read()
+        assert line.steps[0].raw_output == (reply.choices[0].message.content or "")
+    assert json.loads(json.dumps(line.steps[0].extra["response"]))["role"] == "assistant"
+
+
+# --- online: learn from what is served ------------------------------------------------------------
+
+
+def text_checksum(completions: list[Any], **kwargs: Any) -> list[float | None]:
+    """A reward with variance between any two different texts: the untrained tiny model never
+    writes a valid call, so ``arguments_valid`` alone would give every group zero advantage."""
+    from agent_rl.training.rewards import completion_text
+
+    return [float(zlib.crc32(completion_text(c).encode()) % 97) for c in completions]
+
+
+def test_online_learner_trains_on_fresh_served_steps_and_swaps_weights(tiny, tmp_path) -> None:
+    import torch
+
+    from agent_rl.runtime.online import OnlineLearner
+    from agent_rl.training.rewards import arguments_valid
+
+    policy = HFPolicy(str(tiny), max_new_tokens=8)
+    store = tmp_path / "s.jsonl"
+    served = ServedPolicy(policy, name="tiny")
+    learner = OnlineLearner(
+        served,
+        store,
+        tmp_path / "online",
+        max_prompts=2,
+        reward_funcs=[arguments_valid, text_checksum],
+        max_completion_length=8,
+        learning_rate=1e-2,
+        temperature=1.0,
+    )
+    ask = {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": "gcd of 12 and 18?"}],
+        "tools": [GCD],
+        "max_tokens": 8,
+    }
+    with BackgroundServer(create_serve_app(served, store=store)) as server:
+        url = f"{server.base_url}/chat/completions"
+        assert learner.update() is None  # nothing served yet
+        for _ in range(2):
+            assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        before = {k: v.clone() for k, v in policy.model.state_dict().items()}
+        first = learner.update()
+        assert first is not None and first.version == 1 == served.weights_version
+        assert first.samples == 2 and first.lags == [0, 0]
+        assert first.result is not None and first.result.global_step == 1
+        after = policy.model.state_dict()
+        assert any(not torch.equal(before[k], after[k]) for k in before)  # new weights served
+        assert all(torch.equal(after[k], v) for k, v in learner.model.state_dict().items())
+        assert learner.update() is None  # each served sample is learned from once
+        reply = httpx.post(url, json=ask, timeout=60).json()
+        assert reply["system_fingerprint"] == "agent-rl-w1"
+        served.swap_weights(policy.model.state_dict())  # v2: the v1 sample is one version old
+        served.swap_weights(policy.model.state_dict())  # v3: now too old to learn from
+        assert learner.fresh_steps()[0] == []
+        assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        third = learner.update()
+    assert third is not None and third.lags == [0] and third.version == 4
+    versions = [t.metadata.extra["weights_version"] for t in TrajectoryStore(store).read()]
+    assert versions == [0, 0, 1, 3]
+
+
+def test_online_command_needs_a_store_and_a_local_model(tiny, capsys) -> None:
+    from agent_rl.cli import main
+    from agent_rl.errors import ConfigError
+    from agent_rl.runtime.online import OnlineLearner
+
+    assert main(["online", str(tiny), "--port", "0"]) == 2
+    assert "needs --store" in capsys.readouterr().err
+    from agent_rl import ScriptedPolicy
+
+    with pytest.raises(ConfigError, match="only a local model can be trained"):
+        OnlineLearner(ServedPolicy(ScriptedPolicy(["x"])), "s.jsonl", "out")
