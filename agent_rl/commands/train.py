@@ -3,6 +3,7 @@
     agent-rl train --model runs/sft/final --output_dir runs/grpo --max_steps 300
     agent-rl train --model runs/sft/final --source live --max_steps 50
     agent-rl train --config grpo.yaml --resume_from_checkpoint latest
+    agent-rl train --model runs/sft-lora/final --use_peft      # a new adapter on an SFT adapter
 
 ``--source recorded`` (default): one prompt per step of the train tasks' expert episodes (plus
 ``--trajectories``), the sandbox state travelling with it; ``--source live``: whole episodes
