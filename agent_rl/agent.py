@@ -197,6 +197,7 @@ class ReActAgent:
                 extra={
                     "policy": type(self.policy).__name__,
                     "max_steps": self.max_steps,
+                    "expect_call": self.expect_call,
                     **self.metadata,
                 },
             ),

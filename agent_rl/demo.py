@@ -12,7 +12,8 @@
     eval/        one JSON per model and GRPO checkpoint: held-out family instances (test seeds
                  and test word pools), and ``hand-*.json`` on the hand-written test suite
     report.json  the side-by-side results (schema: ``agent_rl.evaluation.report``)
-    validity.png validity vs GRPO step, SFT levels as lines
+    validity.png schema-valid calls vs GRPO step, SFT levels as lines (validity-full.png: fully
+                 valid calls)
 
 Every stage writes its output last and atomically, and a stage whose output exists is skipped:
 a killed demo re-run with the same arguments picks up where it stopped (``restart=True`` starts
@@ -274,13 +275,11 @@ def run_demo(
             _seed(config.seed)
             cfg = replace(ev, temperatures=(0.0, 1.0), sampled_calls=config.handwritten_calls,
                           episodes=0, greedy_episodes=0)  # fmt: skip
-            if name == "base":
-                cfg = replace(cfg, temperatures=(1.0,), sampled_calls=config.base_calls)
             result = evaluate(str(folders[name]), name=name, config=cfg, states=hand_states,
                               tasks=hand_tasks)  # fmt: skip
             _write_json(out, result.to_dict())
 
-        if config.handwritten_calls:
+        if config.handwritten_calls and name != "base":  # the base never stops talking
             run.stage(f"eval {name} (hand-written)", hand, one_hand)
 
     checkpoints = sorted(
@@ -311,7 +310,7 @@ def run_demo(
         model = ModelEval.from_dict(name, _read(d / "eval" / f"{name}.json"))
         model.train_seconds = report.train_seconds.get(name)
         report.add(model)
-        if config.handwritten_calls:
+        if config.handwritten_calls and name != "base":
             hand = ModelEval.from_dict(name, _read(d / "eval" / f"hand-{name}.json"))
             report.add(hand, suite="handwritten")
     report.curve = [
@@ -321,10 +320,11 @@ def run_demo(
     report.config["stage_seconds"] = run.timings
     report.config["demo_seconds"] = round(sum(run.timings.values()), 1)
     report.save(d / "report.json")
-    plot_validity(report, d / "validity.png")
+    plot_validity(report, d / "validity.png", metric="schema_valid")
+    plot_validity(report, d / "validity-full.png", metric="call_valid")
     echo(report.table())
     if report.handwritten:
         echo("hand-written test suite (out of distribution):")
         echo(report.table(suite="handwritten"))
-    echo(f"wrote {d / 'report.json'} and {d / 'validity.png'}")
+    echo(f"wrote {d / 'report.json'}, {d / 'validity.png'} and {d / 'validity-full.png'}")
     return report

@@ -59,7 +59,7 @@ MALFORMED = [
         'Action: {"name": "list_dir", "name": "read_file", "arguments": {}}',  # duplicate_key
         'Action: {"name": "read_file", "arguments": {"path": "missing.py"}}',  # file_not_found
         'Action: {"name": "list_dir", "arguments": {"path": "."}}',  # valid
-        "Final Answer: gave up",
+        "Final Answer: gave up",  # no_call: a coding episode ends with finish
     ],
     [
         'Action: {"name": "write_file", "arguments": {"path": "a.txt", "content": 7}}',
@@ -78,7 +78,8 @@ def test_scripted_malformed_outputs_score_back_with_their_error_kinds(tmp_path, 
     trajs = sorted(TrajectoryStore(out).read(), key=lambda t: order[t.task.id])
     assert [len(t.steps) for t in trajs] == [6, 3]
     assert [s.raw_output for t in trajs for s in t.steps] == [o for ep in MALFORMED for o in ep]
-    assert [t.outcome.status for t in trajs] == ["final_answer", "finished"]
+    assert [t.outcome.status for t in trajs] == ["max_steps", "finished"]
+    assert trajs[0].metadata.extra["expect_call"] is True
 
     rc, report = score_json(out, capsys)
     assert rc == 0 and report["mismatches"] == []
@@ -90,8 +91,9 @@ def test_scripted_malformed_outputs_score_back_with_their_error_kinds(tmp_path, 
         "file_not_found": 1,
         "wrong_type": 1,
         "truncated": 1,
+        "no_call": 1,
     }
-    assert report["calls"]["n_calls"] == 9 and report["calls"]["call_valid"]["k"] == 3
+    assert report["calls"]["n_calls"] == 9 and report["calls"]["call_valid"]["k"] == 2
     assert [r["all_valid"] for r in report["per_episode"]] == [False, False]
 
     capsys.readouterr()

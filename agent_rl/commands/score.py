@@ -63,10 +63,13 @@ def _scorer_for(traj: Trajectory, cache: dict[str, Scorer]) -> Scorer:
 
 def rescore(traj: Trajectory, scorer: Scorer | None = None) -> list[CallVerdict | None]:
     """The verdict of each step's raw output, scored again with state carried as the agent
-    carried it (``None`` for a step where the policy produced no output)."""
+    carried it (``None`` for a step where the policy produced no output), and by the rule the
+    recording used: a plain-text reply is ``no_call`` where the agent expected a call every
+    step (``metadata.extra["expect_call"]``, set by ``ReActAgent``)."""
     from agent_rl.sandbox import CodingSandbox
 
     scorer = scorer or _scorer_for(traj, {})
+    expect_call = bool(traj.metadata.extra.get("expect_call", False))
     state: CodingSandbox | None = None
     verdicts: list[CallVerdict | None] = []
     for step in traj.steps:
@@ -75,7 +78,7 @@ def rescore(traj: Trajectory, scorer: Scorer | None = None) -> list[CallVerdict 
         if step.verdict is None and step.error:
             verdicts.append(None)
             continue
-        verdict = scorer.score(step.raw_output, state)
+        verdict = scorer.score(step.raw_output, state, expect_call=expect_call)
         verdicts.append(verdict)
         if state is not None and verdict.valid and verdict.call is not None:
             state.step(verdict.call)

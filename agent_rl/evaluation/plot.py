@@ -1,4 +1,4 @@
-"""The validity curve as a PNG: call validity vs GRPO step, SFT levels as horizontal lines.
+"""The validity curve as a PNG: a validity rate vs GRPO step, SFT levels as horizontal lines.
 
 Draws with matplotlib's non-interactive Agg backend (no display, safe in CI and threads); it
 reads an ``EvalReport`` and computes nothing itself.
@@ -11,11 +11,27 @@ from pathlib import Path
 
 from agent_rl.errors import ConfigError
 from agent_rl.evaluation.report import EvalReport
+from agent_rl.evaluation.stats import CallTally, Rate
 
 __all__ = ["plot_validity"]
 
 # reference models drawn as horizontal levels, with their colours
 _LEVELS = (("sft_start", "tab:gray", ":"), ("sft", "tab:orange", "--"), ("base", "k", "-."))
+
+
+_WHAT = {
+    "schema_valid": "schema-valid calls",
+    "call_valid": "fully valid calls",
+    "parse_valid": "parse-valid calls",
+}
+
+
+def _curve_rate(calls: CallTally, metric: str) -> Rate:
+    return {
+        "schema_valid": calls.args_valid_rate,
+        "call_valid": calls.call_valid,
+        "parse_valid": calls.parse_valid_rate,
+    }[metric]
 
 
 def plot_validity(
@@ -31,15 +47,13 @@ def plot_validity(
     with the final ``grpo`` model at ``config["grpo_steps"]`` when no checkpoint is that late.
     Models named ``sft_start``, ``sft`` and ``base`` become horizontal lines with 95% bands.
     """
-    if metric not in ("call_valid", "parse_valid"):
-        raise ConfigError(f"metric {metric!r} is not supported. Use call_valid or parse_valid.")
+    if metric not in _WHAT:
+        raise ConfigError(f"metric {metric!r} is not supported. Use one of {', '.join(_WHAT)}.")
     from matplotlib.figure import Figure  # Figure + Agg canvas: no pyplot global state
 
     points = sorted(report.curve, key=lambda p: p.step)
     steps = [p.step for p in points]
-    rates = [
-        p.calls.call_valid if metric == "call_valid" else p.calls.parse_valid_rate for p in points
-    ]
+    rates = [_curve_rate(p.calls, metric) for p in points]
     if "sft_start" in report.models and (not steps or steps[0] > 0):
         steps.insert(0, 0)  # GRPO starts from the SFT checkpoint
         rates.insert(0, report.rate("sft_start", metric))
@@ -70,7 +84,7 @@ def plot_validity(
         ax.axhspan(100 * rate.ci95[0], 100 * rate.ci95[1], color=colour, alpha=0.08)
     ax.set_xlim(0, max(x_max, 1))
     ax.set_xlabel("GRPO step")
-    what = "call validity" if metric == "call_valid" else "parse validity"
+    what = _WHAT[metric]
     ax.set_ylabel(f"{what}, % (sampled {report.headline_mode}, 95% CI)")
     ax.set_title(title or f"Held-out {what}: GRPO vs SFT")
     ax.grid(True, alpha=0.3)
