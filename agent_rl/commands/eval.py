@@ -12,6 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from agent_rl.evaluation.runner import EvalConfig
+from agent_rl.formats import FORMATS
+
 __all__ = ["add_parser", "run"]
 
 
@@ -40,27 +43,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="saved model folders, LoRA adapter folders, named offline models (smollm2-135m) "
         "or hub names, each optionally named",
     )
+    d = EvalConfig()
     p.add_argument(
         "--formats",
         nargs="+",
-        default=["react"],
-        choices=("json", "react", "hermes"),
-        help="call formats the models were trained for (default: react)",
+        default=list(d.formats),
+        choices=FORMATS,
+        help=f"call formats the models were trained for (default: {' '.join(d.formats)})",
     )
-    p.add_argument("--calls", type=int, default=10_000, help="sampled calls at T=1.0 per model")
-    p.add_argument("--other-calls", type=int, default=2_000, help="sampled calls at T=0.7")
-    p.add_argument("--episodes", type=int, default=64, help="live episodes per sampled mode")
-    p.add_argument("--max-steps", type=int, default=12, help="live episode step limit (>= 10)")
-    p.add_argument("--max-new-tokens", type=int, default=192)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--calls", type=int, default=d.sampled_calls, help="sampled calls at T=1.0")
+    p.add_argument("--other-calls", type=int, default=d.other_calls, help="at other T")
+    p.add_argument("--episodes", type=int, default=d.episodes, help="live episodes per mode")
+    p.add_argument("--max-steps", type=int, default=d.max_steps, help="episode step limit (>=10)")
+    p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument(
         "--temperatures",
         type=float,
         nargs="+",
-        default=[0.0, 0.7, 1.0],
+        default=list(d.temperatures),
         help="decoding modes, 0 = greedy (default: 0 0.7 1.0)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--families", type=int, help="evaluate on N generated test-split instances")
+    p.add_argument("--tasks", type=Path, nargs="+", help="evaluate on these task files (JSONL)")
     p.add_argument("--quick", action="store_true", help="small counts for a smoke run")
     p.add_argument("--out", type=Path, help="write the report JSON here")
     p.add_argument("--plot", type=Path, help="write the validity plot (PNG) here")
@@ -69,7 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     from agent_rl.evaluation import EvalReport, plot_validity
-    from agent_rl.evaluation.runner import EvalConfig, evaluate
+    from agent_rl.evaluation.runner import evaluate
 
     quick = args.quick
     config = EvalConfig(
@@ -84,8 +90,14 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     report = EvalReport(config={"eval": config.to_dict()})
+    tasks = None
+    if args.families or args.tasks:
+        from agent_rl.tasks import generate_tasks, load_task_file
+
+        tasks = generate_tasks("test", args.families, seed=args.seed) if args.families else []
+        tasks += [t for path in args.tasks or () for t in load_task_file(path)]
     for name, path in args.models:
-        report.add(evaluate(path, name=name, config=config))
+        report.add(evaluate(path, name=name, config=config, tasks=tasks))
     print(report.table())
     print(report.tag_table())
     if args.out:

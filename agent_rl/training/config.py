@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from trl import GRPOConfig, SFTConfig
 
 from agent_rl.errors import ConfigError
+from agent_rl.formats import FORMATS as _FORMATS
 
 __all__ = [
     "DataFields",
@@ -36,7 +37,6 @@ __all__ = [
     "policy_lag",
 ]
 
-_FORMATS = ("json", "react", "hermes")
 _SOURCES = ("recorded", "live")
 
 
