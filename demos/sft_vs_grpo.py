@@ -7,11 +7,13 @@ Reads like a cleanrl script: one ``Args`` dataclass, then the pipeline in order.
 a library call — nothing here trains, samples or scores by itself:
 
 1. build the offline tiny model (tokenizer + Qwen2 config, random weights);
-2. SFT on the train tasks' expert steps -> ``sft_start`` (GRPO's starting point);
-3. GRPO from ``sft_start`` with the strict-scorer reward, on-policy (policy lag 0);
-4. compute-matched SFT: ``sft_start`` trained further with SFT for GRPO's CPU seconds;
-5. evaluate all three on held-out TEST tasks: sampled calls (T=1.0) scored against each step's
-   sandbox state, with 95% Wilson intervals; print the table, write report.json + a plot.
+2. SFT on a fixed set of generated expert episodes (task families) -> ``sft_start``;
+3. GRPO from ``sft_start`` on the same episodes' step prompts, strict-scorer reward, on-policy;
+4. compute-matched SFT: ``sft_start`` trained further on the same episodes for GRPO's CPU
+   seconds (its cosine schedule laid over that budget);
+5. evaluate all three on held-out family instances (test seeds and word pools): sampled calls
+   (T=1.0) scored against each step's sandbox state, schema-valid and fully valid rates with 95%
+   Wilson intervals; print the table, write report.json + a plot.
 
 Unlike ``agent-rl demo`` it does not resume a killed run and evaluates only T=1.0 calls
 (no greedy / T=0.7 / live episodes): the shortest honest path to the headline number.
@@ -36,14 +38,18 @@ class Args:
     """CI size (fewer steps and calls)"""
     fmt: str = "react"
     """call format trained and evaluated: json, react or hermes"""
+    episodes: int = 200
+    """N: the fixed expert set (generated train-split family episodes) every arm draws on"""
+    test_episodes: int = 30
+    """held-out family instances evaluated on"""
     sft_steps: int = 150
     """SFT steps to the starting checkpoint"""
-    grpo_steps: int = 120
+    grpo_steps: int = 40
     """GRPO optimizer steps"""
-    grpo_lr: float = 1e-4
+    grpo_lr: float = 3e-4
     """GRPO learning rate"""
-    num_generations: int = 16
-    """GRPO group size: completions sampled per prompt"""
+    num_generations: int = 8
+    """GRPO group size: completions sampled per prompt (2 prompts a step)"""
     eval_calls: int = 2000
     """sampled (T=1.0) held-out calls scored per model"""
     max_new_tokens: int = 256
@@ -60,7 +66,8 @@ def parse_args() -> Args:
             parser.add_argument(f"--{f.name}", type=kind, default=f.default)
     args = Args(**vars(parser.parse_args()))
     if args.quick:
-        args.grpo_steps, args.eval_calls = min(args.grpo_steps, 60), min(args.eval_calls, 800)
+        args.sft_steps, args.grpo_steps = min(args.sft_steps, 40), min(args.grpo_steps, 10)
+        args.eval_calls, args.episodes = min(args.eval_calls, 200), min(args.episodes, 60)
     return args
 
 
@@ -68,14 +75,13 @@ if __name__ == "__main__":
     args = parse_args()
     from transformers import set_seed
 
-    from agent_rl.demo import matched_sft_steps
     from agent_rl.evaluation import EvalConfig, EvalReport, ModelEval, ModeResult, plot_validity
     from agent_rl.evaluation.runner import evaluate_calls, make_policy
     from agent_rl.evaluation.states import held_out_states
     from agent_rl.models import build_tiny_model
     from agent_rl.policies.hf import load_model
+    from agent_rl.tasks import generate_tasks
     from agent_rl.training import train_grpo, train_sft
-    from agent_rl.training.runs import MetricsLog
 
     out = Path(args.out)
     set_seed(args.seed)
@@ -83,32 +89,32 @@ if __name__ == "__main__":
     # 1. the base model: built offline, loaded by path like any checkpoint
     base = build_tiny_model(out / "model", seed=args.seed)
 
-    # 2. SFT start: imitate the expert's calls on the train tasks
+    # 2. SFT start: imitate the expert's calls of N generated episodes (a fixed expert set)
+    data = {"task_split": "none", "families": args.episodes, "formats": [args.fmt],
+            "seed": args.seed}  # fmt: skip
     sft_start = train_sft(base, output_dir=str(out / "sft_start"), max_steps=args.sft_steps,
-                          formats=[args.fmt], seed=args.seed)  # fmt: skip
+                          per_device_train_batch_size=8, **data)  # fmt: skip
     print(f"sft_start: {sft_start.global_step} steps in {sft_start.train_seconds:.0f}s")
 
-    # 3. GRPO: sample a group per step prompt, reward 1.0 for a fully valid call in that state
+    # 3. GRPO on the same episodes' step prompts: sample a group per prompt; reward 1 for a
+    #    schema-valid call of the step's tool, 2 when it is also valid in that state
     grpo = train_grpo(sft_start.checkpoint, output_dir=str(out / "grpo"),
                       max_steps=args.grpo_steps, learning_rate=args.grpo_lr,
                       num_generations=args.num_generations,
-                      per_device_train_batch_size=args.num_generations,
-                      formats=[args.fmt], seed=args.seed)  # fmt: skip
+                      per_device_train_batch_size=2 * args.num_generations, **data)  # fmt: skip
     print(f"grpo: {grpo.global_step} steps in {grpo.train_seconds:.0f}s, lag {grpo.policy_lag}")
 
-    # 4. compute-matched SFT: the same start, the same CPU seconds, more imitation
-    #    (its lr schedule spans the steps that budget buys; the budget ends the run)
-    planned = matched_sft_steps(sft_start.to_dict(), grpo.train_cpu_seconds,
-                                MetricsLog.read(sft_start.output_dir))  # fmt: skip
-    sft = train_sft(sft_start.checkpoint, output_dir=str(out / "sft"), max_steps=planned,
+    # 4. compute-matched SFT: the same start and episodes, the same CPU seconds, more imitation
+    #    (its cosine schedule is laid over that budget; the budget ends the run)
+    sft = train_sft(sft_start.checkpoint, output_dir=str(out / "sft"), max_steps=10**6,
                     max_seconds=grpo.train_cpu_seconds, budget_clock="cpu",
-                    formats=[args.fmt], seed=args.seed)  # fmt: skip
+                    per_device_train_batch_size=8, **data)  # fmt: skip
     print(f"sft (compute-matched): {sft.global_step} more steps in {sft.train_seconds:.0f}s")
 
-    # 5. held-out evaluation: TEST tasks only, sampled at T=1.0, Wilson intervals
+    # 5. held-out evaluation: test-split family instances only, sampled at T=1.0
     config = EvalConfig(formats=(args.fmt,), temperatures=(1.0,), sampled_calls=args.eval_calls,
                         max_new_tokens=args.max_new_tokens, seed=args.seed)  # fmt: skip
-    states = held_out_states(args.fmt)
+    states = held_out_states(args.fmt, generate_tasks("test", args.test_episodes, args.seed))
     report = EvalReport(policy_lag=grpo.policy_lag, config=dataclasses.asdict(args))
     for name, result in (("sft_start", sft_start), ("sft", sft), ("grpo", grpo)):
         start = time.perf_counter()
@@ -122,9 +128,9 @@ if __name__ == "__main__":
     report.config["grpo_steps"] = grpo.global_step
 
     print(report.table())
-    print(
-        f"GRPO above compute-matched SFT (non-overlapping 95% CIs): {report.beats('grpo', 'sft')}"
-    )
+    for metric in ("schema_valid", "call_valid"):
+        above = report.beats("grpo", "sft", metric)
+        print(f"GRPO {metric} above compute-matched SFT (non-overlapping 95% CIs): {above}")
     report.save(out / "report.json")
-    plot_validity(report, out / "validity.png")
+    plot_validity(report, out / "validity.png", metric="schema_valid")
     print(f"wrote {out / 'report.json'} and {out / 'validity.png'}")

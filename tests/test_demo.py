@@ -33,6 +33,7 @@ def quick_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str],
 
 
 @pytest.mark.slow
+@pytest.mark.demo
 @pytest.mark.timeout(5400)
 def test_quick_demo_grpo_beats_compute_matched_sft(quick_run) -> None:
     """The product's claim on the seeded CI-size run: GRPO's sampled (T=1.0) schema-valid call

@@ -132,13 +132,14 @@ def test_sft_vs_grpo_script_end_to_end(tmp_path: Path) -> None:
     text = run_demo(
         "sft_vs_grpo.py",
         *("--out", str(tmp_path), "--sft_steps", "3", "--grpo_steps", "2"),
-        *("--eval_calls", "16", "--max_new_tokens", "32"),
+        *("--eval_calls", "16", "--max_new_tokens", "32", "--episodes", "6"),
+        *("--test_episodes", "3"),
     )
     assert "grpo: 2 steps" in text and "lag 0" in text
-    assert "GRPO above compute-matched SFT (non-overlapping 95% CIs):" in text
+    assert "GRPO schema_valid above compute-matched SFT (non-overlapping 95% CIs):" in text
     report = json.loads((tmp_path / "report.json").read_text())
     for name in ("sft_start", "sft", "grpo"):
-        assert report[name]["n_calls"] == 16
+        assert report[name]["n_calls"] == 16 and "schema_valid_rate" in report[name]
     sft = json.loads((tmp_path / "sft" / "train_result.json").read_text())
     assert sft["global_step"] >= 1  # the compute-matched SFT trained within GRPO's CPU seconds
     assert (tmp_path / "validity.png").read_bytes()[:4] == b"\x89PNG"
