@@ -449,31 +449,39 @@ def _hf(tiny, **kw):
     return HFPolicy(*tiny, max_new_tokens=12, batch_size=4, **kw)
 
 
-def test_prefix_sampler_writes_what_the_policy_writes(tiny, states) -> None:
-    """Greedy: the same text as HFPolicy's own batched generate, for prompts of different
-    lengths in one batch and repeated prompts (prefilled once, decoded per row)."""
-    from agent_rl.evaluation.sampler import PrefixSampler
+def _prefix(tiny, batch_size: int = 4, **store):
+    from agent_rl.policies import HFPolicy, PrefixDecoder
 
+    decoder = PrefixDecoder(**store)
+    return HFPolicy(*tiny, max_new_tokens=12, batch_size=batch_size, decoder=decoder), decoder
+
+
+def test_prefix_decoder_writes_what_generate_writes(tiny, states) -> None:
+    """Greedy: the same text as HFPolicy's default decoder (``model.generate``), for prompts
+    of different lengths in one batch and repeated prompts (prefilled once, decoded per row)."""
     picked = [states[i].messages for i in (0, 7, 40, 7, 99, 0)]
     expected = _hf(tiny).generate(picked)
-    sampler = PrefixSampler(*tiny, max_new_tokens=12, batch_size=4)
-    assert sampler.generate(picked) == expected
+    policy, decoder = _prefix(tiny)
+    assert policy.generate(picked) == expected
     assert len(set(expected)) >= 3  # the outputs do depend on the prompt
-    assert sampler.generate(picked) == expected  # again, every prompt from the prefix store
-    starved = PrefixSampler(*tiny, max_new_tokens=12, batch_size=3, prefix_store_tokens=1)
+    assert policy.generate(picked) == expected  # again, every prompt from the prefix store
+    starved, store = _prefix(tiny, 3, prefix_store_tokens=1)
     assert starved.generate(picked) == expected  # evicting at once changes nothing
-    assert len(starved._store) == 1
-    small = PrefixSampler(*tiny, max_new_tokens=12, batch_size=3, prefix_store_bytes=1 << 20)
+    assert len(store._store) == 1
+    small, bounded = _prefix(tiny, 3, prefix_store_bytes=1 << 20)
     assert small.generate(picked) == expected  # a memory bound (a real model's KV is big)
-    assert 0 < small._stored_bytes <= 1 << 20 or len(small._store) == 1
-    assert sampler._stored_bytes > 1 << 20  # the 1 MiB bound did evict
+    assert 0 < bounded._stored_bytes <= 1 << 20 or len(bounded._store) == 1
+    assert decoder._stored_bytes > 1 << 20  # the 1 MiB bound did evict
 
 
-def test_prefix_sampler_sampling_is_seeded(tiny, states) -> None:
-    from agent_rl.evaluation.sampler import PrefixSampler
+def test_prefix_decoder_sampling_is_seeded(tiny, states) -> None:
+    from agent_rl.policies import HFPolicy, PrefixDecoder
 
     picked = [states[3].messages] * 6 + [states[50].messages] * 2
-    runs = [PrefixSampler(*tiny, max_new_tokens=12, do_sample=True, seed=5) for _ in range(2)]
+    runs = [
+        HFPolicy(*tiny, max_new_tokens=12, do_sample=True, seed=5, decoder=PrefixDecoder())
+        for _ in range(2)
+    ]
     first, second = (r.generate(picked) for r in runs)
     assert first == second
     assert len(set(first[:6])) > 1  # samples of one prompt differ
@@ -489,7 +497,7 @@ def test_next_tokens_samples_from_the_softmax_generate_uses(temperature, top_p) 
     (the tokens outside the nucleus never come out)."""
     import torch
 
-    from agent_rl.evaluation.sampler import next_tokens
+    from agent_rl.policies.decoding import next_tokens
 
     logits = torch.tensor([[2.0, 1.0, 0.5, -1.0, 0.0]])
     probs = (logits[0] / temperature).softmax(-1)

@@ -5,7 +5,7 @@
     python tools/bench_eval.py --model runs/quick/sft_start/final
 
 Measures the evaluation path end to end — held-out TEST prompts through the chat template,
-``PrefixSampler(HFPolicy)`` generation at T=1.0, strict scoring against each step's restored
+``HFPolicy`` + ``PrefixDecoder`` generation at T=1.0, strict scoring against each step's restored
 sandbox — as calls/s and generated tokens/s. Then, in the same run and on the same model,
 one plain ``model.generate`` call (left-padded batch of the same prompts, sampling at T=1.0)
 that produces the same number of new tokens. Prints the ratio of tokens/s (target: >= 0.8x).
@@ -72,7 +72,7 @@ def main() -> None:
     )
     n_calls = n_states * samples
 
-    # 1. the evaluation path: template, PrefixSampler generation, strict scoring
+    # 1. the evaluation path: template, PrefixDecoder generation, strict scoring
     policy = _Counting(make_policy(model, tokenizer, 1.0, config))
     evaluate_calls(policy, states[:2], 2)  # warm-up (first-call allocations)
     policy.tokens = 0
@@ -82,7 +82,7 @@ def main() -> None:
     tokens = policy.tokens
 
     # 2. the baseline: ONE plain model.generate call producing the same number of new tokens
-    hf = policy.policy  # the PrefixSampler (an HFPolicy): its template and stop ids
+    hf = policy.policy  # the HFPolicy (PrefixDecoder): its template and stop ids
     rows = [hf.prompt_ids(states[i % len(states)].messages) for i in range(args.batch_size)]
     per_row = math.ceil(tokens / len(rows))
     width = max(len(r) for r in rows)

@@ -4,8 +4,8 @@
 - ``report``: ``EvalReport`` (several models side by side, ``report.json``, the text table).
 - ``plot``: ``plot_validity`` (validity vs GRPO step, SFT levels as lines; PNG via Agg).
 - ``states``: ``held_out_states`` (prompts + sandbox snapshots of every TEST expert step).
-- ``sampler``: ``PrefixSampler`` (an HFPolicy's outputs, each distinct prompt prefilled once).
-- ``runner``: ``evaluate`` (one model, every decoding mode: held-out calls + live episodes).
+- ``runner``: ``evaluate`` (one model, every decoding mode: held-out calls + live episodes),
+  generating with an ``HFPolicy`` and the ``PrefixDecoder`` of ``agent_rl.policies.decoding``.
 
 It scores nothing itself (the scorer does) and trains nothing (``agent_rl.training`` does).
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 from agent_rl.evaluation.plot import plot_validity
 from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval, ModeResult
 from agent_rl.evaluation.runner import EvalConfig, evaluate, evaluate_calls, evaluate_episodes
-from agent_rl.evaluation.sampler import PrefixSampler
 from agent_rl.evaluation.states import HeldOutState, assert_disjoint, held_out_states
 from agent_rl.evaluation.stats import (
     CallTally,
@@ -34,7 +33,6 @@ __all__ = [
     "HeldOutState",
     "ModeResult",
     "ModelEval",
-    "PrefixSampler",
     "Rate",
     "assert_disjoint",
     "evaluate",

@@ -94,11 +94,12 @@ class EvalConfig:
 
 
 def make_policy(model: Any, tokenizer: Any, temperature: float, config: EvalConfig) -> Any:
-    """The evaluation policy over an in-memory model: a :class:`~.sampler.PrefixSampler` (an
-    ``HFPolicy`` that prefills each distinct prompt once), greedy at 0, else sampled."""
-    from agent_rl.evaluation.sampler import PrefixSampler
+    """The evaluation policy over an in-memory model: an ``HFPolicy`` with a ``PrefixDecoder``
+    (each distinct prompt prefilled once), greedy at 0, else sampled."""
+    from agent_rl.policies.decoding import PrefixDecoder
+    from agent_rl.policies.hf import HFPolicy
 
-    return PrefixSampler(
+    return HFPolicy(
         model,
         tokenizer,
         do_sample=temperature > 0,
@@ -106,6 +107,7 @@ def make_policy(model: Any, tokenizer: Any, temperature: float, config: EvalConf
         max_new_tokens=config.max_new_tokens,
         batch_size=config.batch_size,
         seed=config.seed,
+        decoder=PrefixDecoder(),
     )
 
 

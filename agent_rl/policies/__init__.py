@@ -7,7 +7,8 @@ conversation). It never parses or repairs what the model wrote: the raw text is 
 scored and recorded. Backends:
 
 - ``ScriptedPolicy``: replays given outputs (tests, expert data) — no model.
-- ``HFPolicy``: a local transformers causal LM, batched ``model.generate`` (CPU or GPU).
+- ``HFPolicy``: a local transformers causal LM, batched (CPU or GPU); its ``decoder``
+  (``decoding``) is ``model.generate`` or the prefix-reusing ``PrefixDecoder``.
 - ``OpenAIPolicy``: any OpenAI-compatible ``/v1/chat/completions`` endpoint over ``httpx``.
 
 This package is not the agent loop (``agent_rl.agent``) and does not build prompts
@@ -17,6 +18,7 @@ This package is not the agent loop (``agent_rl.agent``) and does not build promp
 from __future__ import annotations
 
 from agent_rl.policies.base import Completion, Policy, TextPolicy
+from agent_rl.policies.decoding import GenerateDecoder, PrefixDecoder
 from agent_rl.policies.hf import HFPolicy
 from agent_rl.policies.openai import OpenAIPolicy
 from agent_rl.policies.scripted import ScriptedPolicy
@@ -24,10 +26,12 @@ from agent_rl.verdicts import Messages
 
 __all__ = [
     "Completion",
+    "GenerateDecoder",
     "HFPolicy",
     "Messages",
     "OpenAIPolicy",
     "Policy",
+    "PrefixDecoder",
     "ScriptedPolicy",
     "TextPolicy",
 ]

@@ -13,12 +13,12 @@ only when a policy is built, so ``import agent_rl.policies`` stays light.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import Any
 
 from agent_rl.checkpoints import load_model
 from agent_rl.errors import PolicyError
 from agent_rl.policies.base import Completion, TextPolicy
+from agent_rl.policies.decoding import Decoder, GenerateDecoder
 from agent_rl.verdicts import Messages
 
 __all__ = ["HFPolicy", "load_model"]
@@ -33,7 +33,9 @@ class HFPolicy(TextPolicy):
     :func:`~agent_rl.checkpoints.load_model` takes: a folder, an adapter folder, a named
     offline model (``smollm2-135m``) or a hub name.
     Greedy by default; ``do_sample=True`` with ``temperature``/``top_p`` samples, reproducibly
-    when ``seed`` is set (call ``n`` is seeded with ``seed + n``).
+    when ``seed`` is set (call ``n`` is seeded with ``seed + n``). ``decoder`` makes the new
+    tokens (:mod:`agent_rl.policies.decoding`): ``model.generate`` by default, or
+    ``PrefixDecoder()`` for many samples of long prompts (evaluation).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class HFPolicy(TextPolicy):
         device: str | None = None,
         batch_size: int = 8,
         name: str | None = None,
+        decoder: Decoder | None = None,
     ) -> None:
         if max_new_tokens < 1 or batch_size < 1:
             raise PolicyError("HFPolicy: max_new_tokens and batch_size must be at least 1")
@@ -75,6 +78,7 @@ class HFPolicy(TextPolicy):
             )
         self.max_new_tokens, self.temperature, self.top_p = max_new_tokens, temperature, top_p
         self.do_sample, self.seed, self.batch_size = do_sample, seed, batch_size
+        self.decoder: Decoder = decoder if decoder is not None else GenerateDecoder()
         self.stop_ids = self._stop_ids()
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else self.stop_ids[0])
@@ -137,7 +141,7 @@ class HFPolicy(TextPolicy):
         try:
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
-                outputs = self._generate([prompts[i] for i in chunk])
+                outputs = self._decode_new(self.decoder.decode(self, [prompts[i] for i in chunk]))
                 for i, (text, n) in zip(chunk, outputs, strict=True):
                     texts[i] = text
                     usage[i] = {"prompt_tokens": len(prompts[i]), "completion_tokens": n}
@@ -149,22 +153,7 @@ class HFPolicy(TextPolicy):
             for text, u in zip(texts, usage, strict=True)
         ]
 
-    def _generate(self, prompts: Sequence[list[int]]) -> list[tuple[str, int]]:
-        import torch
-
-        width = max(len(p) for p in prompts)
-        device = self.model.device
-        input_ids = torch.tensor(
-            [[self.pad_id] * (width - len(p)) + p for p in prompts], device=device
-        )
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-        with torch.inference_mode():
-            out = self.model.generate(
-                input_ids=input_ids, attention_mask=mask, **self._generation_kwargs()
-            )
-        return self._decode_new(out[:, width:].tolist())
-
-    def _generation_kwargs(self) -> dict[str, Any]:
+    def generation_kwargs(self) -> dict[str, Any]:
         """``model.generate`` settings of this policy: length, sampling, stop and pad ids."""
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,

@@ -114,22 +114,23 @@ class LiveRollout:
     # -- one turn ---------------------------------------------------------------------------
 
     def _generate(self, trainer: Any, active: list[_Episode]) -> list[list[int]]:
+        """The next turn of every active episode, sampled with the trainer's current weights
+        and its generation settings (``left_padded`` is the policies' own padding)."""
         import torch
+
+        from agent_rl.policies.decoding import left_padded
 
         s = self.settings
         model = trainer.accelerator.unwrap_model(trainer.model)
         pad = trainer.processing_class.pad_token_id
-        contexts = [e.context for e in active]
-        width = max(len(c) for c in contexts)
-        input_ids = torch.tensor([[pad] * (width - len(c)) + c for c in contexts])
-        attention = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts])
+        input_ids, attention = left_padded([e.context for e in active], pad, model.device)
         was_training = model.training
         model.eval()
         try:
             with torch.no_grad():
                 out = model.generate(
-                    input_ids=input_ids.to(model.device),
-                    attention_mask=attention.to(model.device),
+                    input_ids=input_ids,
+                    attention_mask=attention,
                     max_new_tokens=s.max_turn_tokens,
                     do_sample=True,
                     temperature=s.temperature,
@@ -141,7 +142,7 @@ class LiveRollout:
                 )
         finally:
             model.train(was_training)
-        return [row[width:].tolist() for row in out.cpu()]
+        return out[:, input_ids.shape[1] :].cpu().tolist()
 
     def _play(self, episode: _Episode, new: list[int], tokenizer: Any, eos: list[int],
               budget: int) -> None:  # fmt: skip

@@ -1,71 +1,102 @@
-"""Fast batched sampling for evaluation: each distinct prompt is prefilled once, then decoded.
+"""Decoders: how an ``HFPolicy`` turns a batch of prompt token ids into new tokens.
 
-Evaluation asks for many outputs of the same long prompts (a ~1,500-token system prompt and
-history, a ~50-token call). A plain batched ``model.generate`` pays for that twice on a CPU:
-it prefills every row (the same prompt again for every sample, left-padded to the longest,
-which also forces the masked, slowest attention path), and its growing KV cache is copied at
-every new token. ``PrefixSampler`` instead
+An ``HFPolicy`` owns the model, the chat template, the sampling settings, seeding per call, stop
+tokens and text decoding; its ``decoder`` only produces the new token ids of each row:
 
-1. prefills each *distinct* prompt alone (no padding: the fast causal attention path), and
-   only past its longest prefix already computed — the shared system prompt, the same
-   episode's earlier steps, the same prompt in another decoding mode — kept in a bounded store,
-2. lays those caches right-aligned into one preallocated ``StaticCache`` with a row per
-   requested output (left slots masked, exactly as left padding would be),
-3. decodes token by token from there, sampling as ``model.generate`` does, and drops finished
-   rows from the batch (one rambling sample no longer keeps 63 finished ones decoding).
+- :class:`GenerateDecoder` (the default): one left-padded ``model.generate`` call;
+- :class:`PrefixDecoder`: built for many samples of long prompts on a CPU (evaluation). A plain
+  batched ``model.generate`` pays for those twice: it prefills every row (the same prompt again
+  for every sample, left-padded to the longest, which also forces the masked, slowest attention
+  path), and its growing KV cache is copied at every new token. ``PrefixDecoder`` instead
 
-It *is* an ``HFPolicy`` — same arguments, prompts, sampling settings, seeding per call, stop
-tokens and text decoding — with only its batch step replaced: greedy outputs are identical to
-the policy's, samples come from the same distribution (not the same random stream). It does
-not train or change the model.
+  1. prefills each *distinct* prompt alone (no padding: the fast causal attention path), and
+     only past its longest prefix already computed — the shared system prompt, the same
+     episode's earlier steps, the same prompt in another decoding mode — kept in a bounded store,
+  2. lays those caches right-aligned into one preallocated ``StaticCache`` with a row per
+     requested output (left slots masked, exactly as left padding would be),
+  3. decodes token by token from there, sampling as ``model.generate`` does, and drops finished
+     rows from the batch (one rambling sample no longer keeps 63 finished ones decoding).
+
+  Greedy outputs are identical to ``GenerateDecoder``'s (tested); samples come from the same
+  distribution (not the same random stream).
+
+:func:`left_padded` is the one place prompts are left-padded for ``model.generate`` (GRPO's live
+rollout uses it too). Decoders do not train or change the model.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from agent_rl.policies.hf import HFPolicy
+if TYPE_CHECKING:
+    from agent_rl.policies.hf import HFPolicy
 
-__all__ = ["PrefixSampler", "next_tokens"]
+__all__ = ["Decoder", "GenerateDecoder", "PrefixDecoder", "left_padded", "next_tokens"]
 
 
-class PrefixSampler(HFPolicy):
-    """An ``HFPolicy`` (same arguments, same outputs) whose batches prefill each distinct
-    prompt once and decode from a preallocated static cache, dropping finished rows.
+class Decoder(Protocol):
+    """Produces the new token ids of each prompt with ``policy``'s model and settings."""
+
+    def decode(self, policy: HFPolicy, prompts: Sequence[list[int]]) -> list[list[int]]: ...
+
+
+def left_padded(prompts: Sequence[list[int]], pad_id: int, device: Any) -> tuple[Any, Any]:
+    """``(input_ids, attention_mask)`` of ``prompts`` left-padded to the longest, for
+    ``model.generate`` (whose new tokens then start at column ``input_ids.shape[1]``)."""
+    import torch
+
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[pad_id] * (width - len(p)) + list(p) for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    return ids, mask
+
+
+class GenerateDecoder:
+    """One batched, left-padded ``model.generate`` call with the policy's settings."""
+
+    def decode(self, policy: HFPolicy, prompts: Sequence[list[int]]) -> list[list[int]]:
+        import torch
+
+        input_ids, mask = left_padded(prompts, policy.pad_id, policy.model.device)
+        with torch.inference_mode():
+            out = policy.model.generate(
+                input_ids=input_ids, attention_mask=mask, **policy.generation_kwargs()
+            )
+        return out[:, input_ids.shape[1] :].tolist()
+
+
+class PrefixDecoder:
+    """Each distinct prompt prefilled once (from its longest stored prefix), then decoded from a
+    preallocated static cache, finished rows dropped (see the module docstring).
 
     ``prefix_store_tokens`` and ``prefix_store_bytes`` bound the prompt tokens whose keys and
     values are kept for reuse, and their memory (a real model's cache is ~10x the tiny one's per
-    token: SmolLM2-135M keeps 46 KB a token). The store lives as long as the sampler: reuse one
-    sampler across decoding modes by setting ``do_sample`` / ``temperature``.
+    token: SmolLM2-135M keeps 46 KB a token). The store lives as long as the decoder: keep one
+    policy across decoding modes by setting its ``do_sample`` / ``temperature``.
     """
 
     def __init__(
-        self,
-        *args: Any,
-        prefix_store_tokens: int = 400_000,
-        prefix_store_bytes: int = 2 << 30,
-        **kwargs: Any,
+        self, *, prefix_store_tokens: int = 400_000, prefix_store_bytes: int = 2 << 30
     ) -> None:
-        from collections import OrderedDict
-
-        super().__init__(*args, **kwargs)
         self.prefix_store_tokens = prefix_store_tokens
         self.prefix_store_bytes = prefix_store_bytes
         self._store: OrderedDict[tuple[int, ...], list[tuple[Any, Any]]] = OrderedDict()
         self._stored_tokens = 0
         self._stored_bytes = 0
 
-    def _generate(self, prompts: Sequence[list[int]]) -> list[tuple[str, int]]:
+    def decode(self, policy: HFPolicy, prompts: Sequence[list[int]]) -> list[list[int]]:
+        """New token ids of every row (finished rows end at their stop token)."""
         import torch
 
-        model, device = self.model, self.model.device
+        model, device = policy.model, policy.model.device
         n, width = len(prompts), max(len(p) for p in prompts)
-        stops = torch.tensor(self.stop_ids, device=device)
+        stops = torch.tensor(policy.stop_ids, device=device)
         with torch.inference_mode():
-            cache = self._prefill(prompts, width)
+            cache = self._prefill(model, prompts, width, policy.max_new_tokens)
             filled = width - 1  # cache entries per row (right-aligned prompts minus last token)
-            mask = torch.zeros(n, width + self.max_new_tokens, dtype=torch.long, device=device)
+            mask = torch.zeros(n, width + policy.max_new_tokens, dtype=torch.long, device=device)
             for r, p in enumerate(prompts):
                 mask[r, width - len(p) : width] = 1
             token = torch.tensor([p[-1] for p in prompts], device=device)
@@ -73,13 +104,13 @@ class PrefixSampler(HFPolicy):
             rows = torch.arange(n, device=device)  # the original row of each active row
             alive = torch.ones(n, dtype=torch.bool, device=device)
             out: list[list[int]] = [[] for _ in range(n)]
-            for _ in range(self.max_new_tokens):
+            for _ in range(policy.max_new_tokens):
                 mask[:, filled] = 1
                 step = model(input_ids=token[:, None], attention_mask=mask[:, : filled + 1],
                              position_ids=position[:, None], cache=cache)  # fmt: skip
                 logits = step.logits[:, -1]
                 filled += 1
-                token = next_tokens(logits, self.do_sample, self.temperature, self.top_p)
+                token = next_tokens(logits, policy.do_sample, policy.temperature, policy.top_p)
                 for r, t in zip(rows[alive].tolist(), token[alive].tolist(), strict=True):
                     out[r].append(t)
                 alive &= ~torch.isin(token, stops)
@@ -89,7 +120,7 @@ class PrefixSampler(HFPolicy):
                 dead = int((~alive).sum())
                 if dead and dead >= len(rows) // 4:  # 3. drop finished rows from the batch
                     cache = _keep_rows(
-                        cache, alive, filled, model.config, width + self.max_new_tokens
+                        cache, alive, filled, model.config, width + policy.max_new_tokens
                     )
                     rows, token, position, mask = (
                         rows[alive],
@@ -98,9 +129,9 @@ class PrefixSampler(HFPolicy):
                         mask[alive],
                     )
                     alive = alive[alive]
-        return self._decode_new(out)
+        return out
 
-    def _prefill(self, prompts: Sequence[list[int]], width: int) -> Any:
+    def _prefill(self, model: Any, prompts: Sequence[list[int]], width: int, new: int) -> Any:
         """One static-cache row per output, right-aligned, left slots masked, filled from
         the prefix store (each distinct prompt computed once, from its longest known prefix)."""
         from transformers import StaticCache
@@ -110,24 +141,24 @@ class PrefixSampler(HFPolicy):
             rows_of.setdefault(tuple(ids[:-1]), []).append(row)
         shared = _common_prefix(list(rows_of))
         if len(shared) >= _MIN_SHARED and len(rows_of) > 1:
-            self._kv_of(shared)  # e.g. the system prompt: computed once for all rows
+            self._kv_of(model, shared)  # e.g. the system prompt: computed once for all rows
         layers: list[tuple[Any, Any]] = []  # per layer: (keys, values) of every row
         for ids, rows in sorted(rows_of.items(), key=lambda item: len(item[0])):
             if not ids:
                 continue  # a one-token prompt: nothing to prefill, its slots stay masked
-            kv = self._kv_of(ids)
+            kv = self._kv_of(model, ids)
             if not layers:
                 size = (len(prompts), width - 1)
                 layers = [(_zeros(k, *size), _zeros(v, *size)) for k, v in kv]
             for (k, v), (pk, pv) in zip(layers, kv, strict=True):
                 k[rows, :, width - 1 - len(ids) :] = pk[0]
                 v[rows, :, width - 1 - len(ids) :] = pv[0]
-        cache = StaticCache(config=self.model.config, max_cache_len=width + self.max_new_tokens)
+        cache = StaticCache(config=model.config, max_cache_len=width + new)
         for i, (k, v) in enumerate(layers):
             cache.update(k, v, i)
         return cache
 
-    def _kv_of(self, ids: tuple[int, ...]) -> list[tuple[Any, Any]]:
+    def _kv_of(self, model: Any, ids: tuple[int, ...]) -> list[tuple[Any, Any]]:
         """Keys and values of every layer for the tokens ``ids`` (one row, no padding).
 
         Computed from the longest stored prefix (a system prompt, an earlier step of the same
@@ -148,8 +179,8 @@ class PrefixSampler(HFPolicy):
         cache = DynamicCache()
         for i, (k, v) in enumerate(store[base] if base else ()):
             cache.update(k, v, i)
-        rest = torch.tensor([ids[len(base) :]], device=self.model.device)
-        self.model(input_ids=rest, cache=cache)
+        rest = torch.tensor([ids[len(base) :]], device=model.device)
+        model(input_ids=rest, cache=cache)
         kv = [(layer.keys, layer.values) for layer in cache.layers]
         store[ids] = kv
         self._stored_tokens += len(ids)
