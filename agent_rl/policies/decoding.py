@@ -28,18 +28,36 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from agent_rl.policies.hf import HFPolicy
+__all__ = [
+    "Decoder",
+    "DecodingPolicy",
+    "GenerateDecoder",
+    "PrefixDecoder",
+    "left_padded",
+    "next_tokens",
+]
 
-__all__ = ["Decoder", "GenerateDecoder", "PrefixDecoder", "left_padded", "next_tokens"]
+
+class DecodingPolicy(Protocol):
+    """What a decoder reads of its policy (an ``HFPolicy``): the model and its settings."""
+
+    model: Any
+    pad_id: int
+    stop_ids: list[int]
+    max_new_tokens: int
+    do_sample: bool
+    temperature: float
+    top_p: float
+
+    def generation_kwargs(self) -> dict[str, Any]: ...
 
 
 class Decoder(Protocol):
     """Produces the new token ids of each prompt with ``policy``'s model and settings."""
 
-    def decode(self, policy: HFPolicy, prompts: Sequence[list[int]]) -> list[list[int]]: ...
+    def decode(self, policy: DecodingPolicy, prompts: Sequence[list[int]]) -> list[list[int]]: ...
 
 
 def left_padded(prompts: Sequence[list[int]], pad_id: int, device: Any) -> tuple[Any, Any]:
@@ -56,7 +74,7 @@ def left_padded(prompts: Sequence[list[int]], pad_id: int, device: Any) -> tuple
 class GenerateDecoder:
     """One batched, left-padded ``model.generate`` call with the policy's settings."""
 
-    def decode(self, policy: HFPolicy, prompts: Sequence[list[int]]) -> list[list[int]]:
+    def decode(self, policy: DecodingPolicy, prompts: Sequence[list[int]]) -> list[list[int]]:
         import torch
 
         input_ids, mask = left_padded(prompts, policy.pad_id, policy.model.device)
@@ -86,7 +104,7 @@ class PrefixDecoder:
         self._stored_tokens = 0
         self._stored_bytes = 0
 
-    def decode(self, policy: HFPolicy, prompts: Sequence[list[int]]) -> list[list[int]]:
+    def decode(self, policy: DecodingPolicy, prompts: Sequence[list[int]]) -> list[list[int]]:
         """New token ids of every row (finished rows end at their stop token)."""
         import torch
 
