@@ -37,6 +37,7 @@ __all__ = [
     "error_observation",
     "messages_for",
     "observation_message",
+    "prompt_key",
     "system_prompt",
     "tools_json",
 ]
@@ -151,3 +152,9 @@ def messages_for(
 
         tools = make_sandbox(task).tools
     return build_messages(task.prompt, steps, tools, fmt)
+
+
+def prompt_key(messages: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """A hashable identity of a conversation (role and content of each message): how a
+    rollout finds the task of a prompt, and how evaluation checks no test prompt was trained on."""
+    return tuple((str(m.get("role")), str(m.get("content"))) for m in messages)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
+from agent_rl.prompts import prompt_key
 from agent_rl.verdicts import Messages
 
 if TYPE_CHECKING:
@@ -43,11 +44,6 @@ class HeldOutState:
     tags: tuple[str, ...] = ()
     """The task's tags (``escaping``, ``long``, ``multi_file`` ...): validity is broken down
     by them."""
-
-
-def prompt_key(messages: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
-    """A hashable identity of a conversation (role and content of each message)."""
-    return tuple((str(m.get("role")), str(m.get("content"))) for m in messages)
 
 
 def held_out_states(

@@ -24,16 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent_rl.prompts import prompt_key
 from agent_rl.training.rewards import score_completion, turn_record
 
 if TYPE_CHECKING:
     from agent_rl.tasks import Task
 
 __all__ = ["LiveRollout"]
-
-
-def _key(messages: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
-    return tuple((str(m.get("role")), str(m.get("content"))) for m in messages)
 
 
 @dataclass
@@ -72,7 +69,7 @@ class LiveRollout:
         for task in tasks:
             tools = make_sandbox(task).tools
             for fmt in settings.formats:
-                key = _key(build_messages(task.prompt, [], tools, fmt))
+                key = prompt_key(build_messages(task.prompt, [], tools, fmt))
                 self._by_prompt[key] = (task, fmt)
                 self._tools[fmt] = json.dumps([t.to_openai() for t in tools], ensure_ascii=False)
 
@@ -84,7 +81,7 @@ class LiveRollout:
         tokenizer = trainer.processing_class
         episodes = []
         for prompt in prompts:
-            found = self._by_prompt.get(_key(prompt))
+            found = self._by_prompt.get(prompt_key(prompt))
             if found is None:
                 raise ValueError("a live-episode prompt matches no task: build the dataset "
                                  "with agent_rl.training.data.live_dataset")  # fmt: skip
