@@ -1,5 +1,5 @@
 """Scale out: GRPO data-parallel over 2 CPU processes (``accelerate launch``, gloo) on the real
-tiny model, against the same run in 1 process."""
+tiny model, against the same run in 1 process; the DeepSpeed ZeRO-2 accelerate config."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ def _run(cmd: list[str], timeout: float = 240) -> subprocess.CompletedProcess[st
 def _steps(out: Path) -> list[dict[str, float]]:
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return [r for r in lines if "reward" in r]  # the step logs (the last line is the summary)
+
+
+def test_deepspeed_config_is_an_accelerate_config() -> None:
+    """The README's ZeRO-2 file (run only on GPUs) is read by accelerate as DeepSpeed stage 2."""
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.utils import DistributedType
+
+    config = load_config_from_file(str(ROOT / "configs" / "accelerate" / "deepspeed_zero2.yaml"))
+    assert config.distributed_type == DistributedType.DEEPSPEED
+    assert config.deepspeed_config["zero_stage"] == 2
+    assert (config.num_machines, config.mixed_precision, config.use_cpu) == (1, "bf16", False)
 
 
 @pytest.mark.slow
