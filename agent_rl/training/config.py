@@ -113,6 +113,12 @@ def _no_cuda() -> bool:
     return not torch.cuda.is_available()
 
 
+# A plain default, not a default_factory: trl's TrlParser gives a bool field without a plain
+# default the value False, and under `accelerate launch` a False use_cpu on a machine without
+# CUDA leaves every process training alone instead of data-parallel (gloo).
+_NO_CUDA = _no_cuda()
+
+
 def _check_common(s: DataFields) -> None:
     bad = [f for f in s.formats if f not in _FORMATS]
     if bad or not s.formats:
@@ -154,7 +160,7 @@ class SFTSettings(SFTConfig, DataFields, LoraSettings):
     per_device_train_batch_size: int = 16
     max_length: int | None = 4096
     assistant_only_loss: bool = True
-    use_cpu: bool = field(default_factory=_no_cuda)
+    use_cpu: bool = _NO_CUDA
     bf16: bool | None = False
     gradient_checkpointing: bool = False
     logging_steps: float = 10
@@ -215,7 +221,7 @@ class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
     max_completion_length: int | None = 256
     temperature: float = 1.0
     beta: float = 0.0
-    use_cpu: bool = field(default_factory=_no_cuda)
+    use_cpu: bool = _NO_CUDA
     bf16: bool | None = False
     gradient_checkpointing: bool = False
     logging_steps: float = 10

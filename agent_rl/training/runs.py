@@ -52,7 +52,9 @@ class TrainResult:
     adapter folder with ``use_peft``, and ``merged`` the merged model with ``lora_merge``);
     ``train_seconds`` the wall-clock time of the training loop itself (generation, scoring and
     updates; not model loading or dataset building), ``train_cpu_seconds`` its process CPU
-    time; ``metrics`` the last logged values.
+    time; ``metrics`` the last logged values; ``num_processes`` the data-parallel processes
+    (``accelerate launch --num_processes N``; every one returns this result, the main one
+    writes it).
     """
 
     checkpoint: Path
@@ -63,6 +65,7 @@ class TrainResult:
     policy_lag: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     merged: Path | None = None
+    num_processes: int = 1
 
     @property
     def metrics_file(self) -> Path:
@@ -268,7 +271,8 @@ def finish_run(trainer: Any, output_dir: Path, started: tuple[float, float], lag
     final = output_dir / FINAL
     trainer.save_model(str(final))
     merged = None
-    if getattr(trainer.args, "lora_merge", False):  # last: merging unloads the trainer's adapter
+    main = trainer.is_world_process_zero()
+    if main and getattr(trainer.args, "lora_merge", False):  # last: merging unloads the adapter
         merged = output_dir / MERGED
         trainer.model.merge_and_unload().save_pretrained(merged)
         trainer.processing_class.save_pretrained(merged)
@@ -281,6 +285,8 @@ def finish_run(trainer: Any, output_dir: Path, started: tuple[float, float], lag
         policy_lag=lag,
         metrics=metrics.last,
         merged=merged,
+        num_processes=int(trainer.args.world_size),
     )
-    (output_dir / "train_result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    if main:
+        (output_dir / "train_result.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result
