@@ -27,6 +27,7 @@ from agent_rl.trajectories import (
     TrajectoryStore,
     encode_line,
     fields,
+    schema,
 )
 from agent_rl.verdicts import CallVerdict, ErrorEntry, Observation, ToolCall
 
@@ -159,16 +160,16 @@ def test_every_stored_line_matches_the_declared_schema() -> None:
     """Nulls, free-form dicts and mixed lists never change a column's type."""
     for step in STEPS.values():
         traj = _traj([step], tools=TOOLS, outcome={"status": "error", "success": False})
-        _conforms(json.loads(encode_line(traj)), fields.SCHEMA)
-        _conforms(json.loads(encode_line(Trajectory(steps=[step]))), fields.SCHEMA)
+        _conforms(json.loads(encode_line(traj)), schema.SCHEMA)
+        _conforms(json.loads(encode_line(Trajectory(steps=[step]))), schema.SCHEMA)
 
 
 def test_the_schema_declares_every_model_field() -> None:
-    assert list(fields.SCHEMA) == list(Trajectory.model_fields)
-    assert list(fields.STEP) == list(Step.model_fields)
-    assert list(fields.SCHEMA["task"]) == list(TaskRef.model_fields)
-    assert list(fields.SCHEMA["outcome"]) == list(Outcome.model_fields)
-    assert list(fields.SCHEMA["metadata"]) == list(TrajectoryMeta.model_fields)
+    assert list(schema.SCHEMA) == list(Trajectory.model_fields)
+    assert list(schema.STEP) == list(Step.model_fields)
+    assert list(schema.SCHEMA["task"]) == list(TaskRef.model_fields)
+    assert list(schema.SCHEMA["outcome"]) == list(Outcome.model_fields)
+    assert list(schema.SCHEMA["metadata"]) == list(TrajectoryMeta.model_fields)
 
 
 def test_a_stored_line_reads_naturally_as_json() -> None:

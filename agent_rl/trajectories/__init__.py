@@ -1,6 +1,6 @@
 """Recorded agent episodes: ``Step``/``Trajectory`` models and the JSONL ``TrajectoryStore``.
 
-``fields`` declares the stored shape of a line (its Arrow schema) and the field codecs;
+``schema`` declares the stored shape of a line (its Arrow schema), ``fields`` the codecs;
 ``models`` holds the data (and how the sandbox state at a step is rebuilt); ``store`` holds the
 append-only file and its crash guarantees. ``models`` and ``store`` are re-exported here.
 """

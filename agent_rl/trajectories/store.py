@@ -1,7 +1,7 @@
 """``TrajectoryStore``: an append-only JSONL file of trajectories, safe against crashes.
 
 File format: UTF-8 JSON Lines, one ``Trajectory.model_dump_json()`` a line, each with its
-``schema_version`` (the columns: ``agent_rl.trajectories.fields.SCHEMA``). Load a file with
+``schema_version`` (the columns: ``agent_rl.trajectories.schema.SCHEMA``). Load a file with
 ``datasets.load_dataset("json", data_files=path, features=TrajectoryStore.features())``.
 Guarantees:
 
@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from agent_rl.errors import CorruptRecordError, StoreError
-from agent_rl.trajectories import fields
+from agent_rl.trajectories import schema
 from agent_rl.trajectories.models import Trajectory
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class TrajectoryStore:
         """The Arrow schema of a stored line (current version), for
         ``datasets.load_dataset("json", data_files=..., features=TrajectoryStore.features())``.
         Version 1 files (nested values as JSON text) load without it."""
-        return fields.features()
+        return schema.features()
 
     # --- writing ---
 
