@@ -250,6 +250,8 @@ def run_demo(
     tasks = generate_tasks("test", config.test_episodes, seed=config.seed)
     states = held_out_states(tuple(fmts), tasks)  # type: ignore[arg-type]
     hand_tasks = load_tasks("test")
+    # the hand-written suite (out of distribution); not for the base, which never stops talking
+    hand_models = [n for n in MODELS if n != "base"] if config.handwritten_calls else []
     hand_states = held_out_states(tuple(fmts), hand_tasks)  # type: ignore[arg-type]
     folders = {
         "base": d / "model",
@@ -279,7 +281,7 @@ def run_demo(
                               tasks=hand_tasks)  # fmt: skip
             _write_json(out, result.to_dict())
 
-        if config.handwritten_calls and name != "base":  # the base never stops talking
+        if name in hand_models:
             run.stage(f"eval {name} (hand-written)", hand, one_hand)
 
     checkpoints = sorted(
@@ -310,7 +312,7 @@ def run_demo(
         model = ModelEval.from_dict(name, _read(d / "eval" / f"{name}.json"))
         model.train_seconds = report.train_seconds.get(name)
         report.add(model)
-        if config.handwritten_calls and name != "base":
+        if name in hand_models:
             hand = ModelEval.from_dict(name, _read(d / "eval" / f"hand-{name}.json"))
             report.add(hand, suite="handwritten")
     report.curve = [
@@ -323,6 +325,7 @@ def run_demo(
     plot_validity(report, d / "validity.png", metric="schema_valid")
     plot_validity(report, d / "validity-full.png", metric="call_valid")
     echo(report.table())
+    echo(report.tag_table())
     if report.handwritten:
         echo("hand-written test suite (out of distribution):")
         echo(report.table(suite="handwritten"))

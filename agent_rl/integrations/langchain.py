@@ -41,7 +41,6 @@ from agent_rl.integrations import _lc_output as lc
 from agent_rl.integrations._runs import Episode, RunTree
 from agent_rl.recorder import as_tool_specs
 from agent_rl.scorer import Scorer, scorer_for
-from agent_rl.tool_spec import ToolSpec
 from agent_rl.trajectories import Step, Trajectory, TrajectoryStore
 from agent_rl.verdicts import ErrorEntry, Observation
 
@@ -201,10 +200,9 @@ class TrajectoryCallback(BaseCallbackHandler):
         return None
 
     def _scorer(self, tools: list[dict[str, Any]] | None, fmt: Format) -> Scorer:
-        specs: Sequence[ToolSpec] = self._tools if self._tools is not None else ()
-        if self._tools is None and tools:
-            specs = as_tool_specs(tools)
-        return scorer_for(specs, fmt)
+        """The shared scorer of the constructor's tools, else of the run's OpenAI tool dicts
+        (built once per distinct tool list: ``scorer_for`` caches by their JSON)."""
+        return scorer_for(self._tools if self._tools is not None else tools or [], fmt)
 
     def _score(self, tools: list[dict[str, Any]] | None, fmt: Format, text: str) -> Any:
         """The verdict, or ``None`` (and a counted failure) if these tools cannot be scored:

@@ -48,8 +48,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from agent_rl.kinds import KNOWN_KINDS
-from agent_rl.scorer import NO_CALL, scorer_for
+from agent_rl.kinds import KNOWN_KINDS, NO_CALL
+from agent_rl.scorer import scorer_for
 from agent_rl.verdicts import STAGES, CallVerdict
 
 __all__ = [
