@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "HFPolicy": "agent_rl.policies",
     "JsonVerdict": "agent_rl.strict_json",
     "NAMED_MODELS": "agent_rl.checkpoints",
+    "SHIPPED_MODELS": "agent_rl.checkpoints",
     "Observation": "agent_rl.verdicts",
     "OnlineLearner": "agent_rl.runtime.online",
     "OpenAIPolicy": "agent_rl.policies",

@@ -9,6 +9,8 @@
 - a named offline model (:data:`NAMED_MODELS`, e.g. ``smollm2-135m``): a GGUF file shipped
   inside a Python package, converted once into a normal checkpoint folder under
   :func:`cache_dir` and loaded from there by path;
+- a checkpoint shipped inside agent-rl itself (:data:`SHIPPED_MODELS`: ``tiny-sft``, the tiny
+  model after SFT on generated family episodes, made by ``tools/train_start.py``);
 - a hub name, on a machine with network access (``HF_HUB_OFFLINE=1`` is honoured).
 
 Every command and policy that takes a model goes through here, so a name works everywhere a
@@ -33,6 +35,7 @@ from agent_rl.errors import PolicyError
 __all__ = [
     "ADAPTER_CONFIG",
     "NAMED_MODELS",
+    "SHIPPED_MODELS",
     "NamedModel",
     "cache_dir",
     "load_model",
@@ -115,6 +118,14 @@ NAMED_MODELS: dict[str, NamedModel] = {
         ),
     )
 }
+
+
+_SHIPPED_DIR = Path(__file__).parent / "_weights"
+
+SHIPPED_MODELS: dict[str, Path] = {"tiny-sft": _SHIPPED_DIR / "tiny-sft"}
+"""Checkpoints that ship inside the package, by name: ``tiny-sft`` is the demo's start (the
+tiny model SFT'd on a fixed set of family episodes; its ``recipe.json`` says how, and
+``tools/train_start.py`` makes it again)."""
 
 
 def cache_dir() -> Path:
@@ -225,11 +236,19 @@ def _renders_alike(tokenizer: Any, a: str, b: str) -> bool:
 def resolve_model(name_or_path: str | os.PathLike[str]) -> str:
     """A named model's checkpoint folder (converted on first use); anything else unchanged."""
     name = str(name_or_path)
+    if name in SHIPPED_MODELS:
+        folder = SHIPPED_MODELS[name]
+        if not (folder / "config.json").is_file():
+            raise PolicyError(
+                f"model {name!r} is not in this install of agent-rl ({folder} is missing): "
+                "make it with `python tools/train_start.py` from a source checkout"
+            )
+        return str(folder)
     return str(named_model_path(name)) if name in NAMED_MODELS else name
 
 
 def _not_found(name: str, reason: str) -> PolicyError:
-    named = ", ".join(NAMED_MODELS)
+    named = ", ".join([*NAMED_MODELS, *SHIPPED_MODELS])
     return PolicyError(
         f"model {name!r} not found: pass a local path to a saved model, a named offline model "
         f"({named}), or a hub name on a machine with network access ({reason})"
@@ -277,7 +296,8 @@ def load_model(
             model = AutoModelForCausalLM.from_pretrained(name, local_files_only=offline)
         except Exception as exc:
             raise _not_found(name, "offline" if offline else type(exc).__name__) from exc
-    origin = name if name in NAMED_MODELS or not folder.exists() else str(folder.resolve())
+    named = name in NAMED_MODELS or name in SHIPPED_MODELS
+    origin = name if named or not folder.exists() else str(folder.resolve())
     model.name_or_path = model.config._name_or_path = origin
     model.to(device or _default_device())
     return model, tokenizer

@@ -3,8 +3,11 @@
 ``run_demo(DemoConfig.quick())`` (``agent-rl demo --quick``) and ``DemoConfig.full()``
 (``agent-rl demo``) run, offline on a CPU, in ``<out>/<name>/``::
 
-    model/       build_tiny_model                       (the base model, random weights)
-    sft_start/   train_sft on a FIXED set of N generated family episodes (GRPO's start)
+    model/       the base model, random weights (the start's tokenizer and sizes)
+    sft_start/   the start: the tiny model SFT'd to its plateau on a FIXED set of N generated
+                 family episodes — the shipped ``tiny-sft`` (``tools/train_start.py`` made it,
+                 its recipe.json says how; the config's N and seed must match it), or, with
+                 ``start=None``, train_sft here on the base for ``sft_steps``
     grpo/        train_grpo from sft_start/final on the step prompts of the same N episodes
                  (no new expert data), checkpoint-K every curve_every steps
     sft/         train_sft from sft_start/final on the same N episodes for GRPO's CPU seconds
@@ -56,7 +59,12 @@ class DemoConfig:
     seed: int = 0
     formats: tuple[str, ...] = ("react",)
     """Call formats trained and evaluated."""
+    start: str | None = "tiny-sft"
+    """The SFT checkpoint GRPO and the compute-matched SFT continue from: a model name or
+    folder (its ``recipe.json``, when it has one, must name this config's N, seed and
+    formats), or None to build the base and SFT it here for ``sft_steps``."""
     hidden_size: int = 128
+    """Base model sizes (``start=None`` only; otherwise the start's)."""
     layers: int = 4
     train_episodes: int = 300
     """N: the fixed expert set — generated train-split family episodes SFT, GRPO and the
@@ -66,7 +74,7 @@ class DemoConfig:
     handwritten_calls: int = 1000
     """Sampled (T=1.0) calls per model on the hand-written test suite (0: skip it)."""
     sft_steps: int = 150
-    """SFT steps to the starting checkpoint."""
+    """SFT steps to the starting checkpoint (``start=None`` only)."""
     sft: dict[str, Any] = field(default_factory=dict)
     """Extra ``SFTSettings`` fields for both SFT runs."""
     grpo_steps: int = 300
@@ -88,10 +96,11 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> DemoConfig:
-        """CI size: a fixed set of 200 expert episodes, 30 held-out family instances."""
+        """CI size: from the shipped start (N = 300 expert episodes), 40 GRPO steps against
+        the compute-matched SFT, 30 held-out family instances."""
         base = cls(
             name="quick",
-            train_episodes=200,
+            train_episodes=300,
             test_episodes=30,
             handwritten_calls=200,
             sft_steps=150,
@@ -194,35 +203,72 @@ def _train_result(folder: Path) -> dict[str, Any]:
     return _read(folder / "train_result.json")
 
 
+def _check_start(config: DemoConfig, start: Path) -> dict[str, Any] | None:
+    """The start's recipe (None when it has none), after checking it trained on this config's
+    expert set: the compute-matched SFT and GRPO must draw on the episodes the start saw."""
+    path = start / "recipe.json"
+    if not path.is_file():
+        return None
+    recipe = _read(path)
+    wanted = {"train_episodes": config.train_episodes, "seed": config.seed,
+              "formats": list(config.formats)}  # fmt: skip
+    differ = {k: (recipe.get(k), v) for k, v in wanted.items() if recipe.get(k) != v}
+    if differ:
+        raise ConfigError(
+            f"the start {config.start!r} was trained on another expert set than this demo's "
+            f"(recipe vs config: {differ}); set the config to match, or start=None "
+            "(--start none) to SFT a start here"
+        )
+    return recipe
+
+
 def run_demo(
     config: DemoConfig, *, restart: bool = False, echo: Callable[[str], None] = print
 ) -> EvalReport:
     """Run (or finish) the demo in ``config.run_dir``; return the report it wrote."""
+    from agent_rl.checkpoints import resolve_model
     from agent_rl.evaluation.runner import evaluate, evaluate_calls, make_policy
     from agent_rl.evaluation.states import held_out_states
-    from agent_rl.models import build_tiny_model
+    from agent_rl.models import build_tiny_model, init_like
     from agent_rl.policies.hf import load_model
     from agent_rl.tasks import generate_tasks, load_tasks
     from agent_rl.training import train_grpo, train_sft
 
+    start = Path(resolve_model(config.start)) if config.start else None
+    recipe = _check_start(config, start) if start else None
     run = _Run(config, restart, echo)
     d, fmts, ev = run.dir, list(config.formats), config.eval
 
     def build() -> None:
         _seed(config.seed)
-        build_tiny_model(d / "model.tmp", hidden_size=config.hidden_size, layers=config.layers,
-                         seed=config.seed)  # fmt: skip
+        shutil.rmtree(d / "model.tmp", ignore_errors=True)
+        if start:
+            init_like(start, d / "model.tmp", seed=config.seed)
+        else:
+            build_tiny_model(d / "model.tmp", hidden_size=config.hidden_size,
+                             layers=config.layers, seed=config.seed)  # fmt: skip
         os.replace(d / "model.tmp", d / "model")
 
     run.stage("model", d / "model" / "config.json", build)
 
     data = {"task_split": "none", "families": config.train_episodes, "formats": fmts,
-            "seed": config.seed}  # fmt: skip
+            "seed": config.seed, "data_seed": config.seed}  # fmt: skip
 
     def sft_start() -> None:
-        _seed(config.seed)
-        train_sft(str(d / "model"), output_dir=str(d / "sft_start"), max_steps=config.sft_steps,
-                  **data, **config.sft)  # fmt: skip
+        if start is None:
+            _seed(config.seed)
+            train_sft(str(d / "model"), output_dir=str(d / "sft_start"),
+                      max_steps=config.sft_steps, **data, **config.sft)  # fmt: skip
+            return
+        shutil.rmtree(d / "sft_start", ignore_errors=True)
+        shutil.copytree(start, d / "sft_start" / "final")
+        recipe_ = recipe or {}
+        _write_json(d / "sft_start" / "train_result.json", {
+            "global_step": recipe_.get("sft_steps"),
+            "train_seconds": recipe_.get("train_seconds") or 0.0,
+            "train_cpu_seconds": recipe_.get("train_cpu_seconds") or 0.0,
+            "start": config.start,
+        })  # fmt: skip
 
     run.stage("sft_start", d / "sft_start" / "train_result.json", sft_start)
 
@@ -319,6 +365,8 @@ def run_demo(
         CurvePoint(step, CallTally.from_dict(_read(d / "eval" / f"curve-{step}.json")))
         for step, _ in checkpoints
     ]
+    if recipe:
+        report.config["start_recipe"] = recipe
     report.config["stage_seconds"] = run.timings
     report.config["demo_seconds"] = round(sum(run.timings.values()), 1)
     report.save(d / "report.json")

@@ -32,6 +32,7 @@ __all__ = [
     "build_tiny_model",
     "default_corpus",
     "default_phrases",
+    "init_like",
     "named_model_path",
 ]
 
@@ -145,6 +146,31 @@ def build_tiny_model(
     model.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("tiny model at %s: %.2fM parameters, vocab %d", out, n_params / 1e6, len(tokenizer))
+    return out
+
+
+def init_like(model_dir: str | Path, out_dir: str | Path, *, seed: int = 0) -> Path:
+    """The untrained tiny model that ``model_dir`` (a tiny model, trained or not) started from:
+    its tokenizer and sizes, fresh weights from ``seed`` — what :func:`build_tiny_model` made
+    with that vocabulary and seed, even after the corpus has changed."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = _init_model(
+        tokenizer,
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        layers=config.num_hidden_layers,
+        heads=config.num_attention_heads,
+        kv_heads=config.num_key_value_heads,
+        max_positions=config.max_position_embeddings,
+        seed=seed,
+    )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(out)
+    model.save_pretrained(out)
     return out
 
 

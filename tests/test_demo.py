@@ -174,3 +174,31 @@ def test_presets_evaluate_enough_sampled_calls(preset) -> None:
     minimum = 10_000 if preset is DemoConfig.full else 500
     assert config.eval.sampled_calls >= minimum
     json.dumps(config.to_dict())  # the run stamp is plain JSON
+
+
+def test_a_start_trained_on_another_expert_set_is_refused(tmp_path) -> None:
+    from agent_rl.demo import run_demo
+
+    start = tmp_path / "start"
+    start.mkdir()
+    (start / "recipe.json").write_text(
+        json.dumps({"train_episodes": 7, "seed": 0, "formats": ["react"]})
+    )
+    with pytest.raises(ConfigError, match="another expert set"):
+        run_demo(DemoConfig.quick(out=str(tmp_path), start=str(start)))
+    assert not (tmp_path / "quick").exists()  # refused before anything ran
+
+
+@pytest.mark.parametrize("preset", [DemoConfig.quick, DemoConfig.full])
+def test_the_shipped_start_is_the_presets_start_and_loads_by_name(preset) -> None:
+    from agent_rl.checkpoints import SHIPPED_MODELS, load_model
+
+    config = preset()
+    recipe = json.loads((SHIPPED_MODELS[config.start] / "recipe.json").read_text())
+    assert recipe["train_episodes"] == config.train_episodes and recipe["seed"] == config.seed
+    assert recipe["formats"] == list(config.formats)
+    curve = recipe["validation"]["curve"]  # the plateau, read on validation instances
+    assert str(recipe["sft_steps"]) in curve
+    model, _ = load_model(config.start)
+    assert model.name_or_path == config.start
+    assert model.config.hidden_size == config.hidden_size

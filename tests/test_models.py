@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agent_rl.errors import ConfigError
-from agent_rl.models import CHAT_TOKENS, SPECIAL_TOKENS, build_tiny_model
+from agent_rl.models import CHAT_TOKENS, SPECIAL_TOKENS, build_tiny_model, init_like
 
 CORPUS = [
     '{"name": "read_file", "arguments": {"path": "src/app.py"}}',
@@ -56,6 +56,25 @@ def test_same_seed_same_folder_other_seed_other_weights(tiny: Path, tmp_path: Pa
     assert _digest(again) == _digest(tiny)
     assert _digest(other)["model.safetensors"] != _digest(tiny)["model.safetensors"]
     assert _digest(other)["tokenizer.json"] == _digest(tiny)["tokenizer.json"]
+
+
+def test_init_like_rebuilds_the_untrained_model_a_checkpoint_started_from(
+    tiny: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    trained = AutoModelForCausalLM.from_pretrained(tiny)
+    with torch.no_grad():
+        for param in trained.parameters():
+            param.add_(1.0)  # "training"
+    trained.save_pretrained(tmp_path / "trained")
+    AutoTokenizer.from_pretrained(tiny).save_pretrained(tmp_path / "trained")
+    again = init_like(tmp_path / "trained", tmp_path / "base")
+    assert _digest(again)["model.safetensors"] == _digest(tiny)["model.safetensors"]
+    a, b = AutoTokenizer.from_pretrained(again), AutoTokenizer.from_pretrained(tiny)
+    assert a.get_vocab() == b.get_vocab() and a.chat_template == b.chat_template
+    other = init_like(tmp_path / "trained", tmp_path / "other", seed=1)
+    assert _digest(other)["model.safetensors"] != _digest(tiny)["model.safetensors"]
 
 
 @pytest.mark.parametrize("token", SPECIAL_TOKENS + CHAT_TOKENS)

@@ -5,6 +5,7 @@
     python tools/probe_training.py matched START OUT --n 300 --cpu 600
     python tools/probe_training.py fresh START OUT --n 300 --cpu 600   # unlimited fresh episodes
     python tools/probe_training.py eval OUT/final --calls 1000 --greedy 1 --hand 400
+    python tools/probe_training.py eval OUT/final --split val --test 60 --calls 600  # choosing
 
 ``BASE`` is a model folder (e.g. ``runs/quick/model`` of ``agent-rl demo --quick``); ``START``
 an SFT run folder (its ``final`` is the starting checkpoint). Data: a fixed expert set of ``--n``
@@ -46,6 +47,13 @@ def _args() -> argparse.Namespace:
     p.add_argument("--greedy", type=int, default=0, help="eval: 1 = each state once, greedy")
     p.add_argument("--hand", type=int, default=0, help="eval: T=1.0 calls, hand-written suite")
     p.add_argument("--test", type=int, default=110, help="eval: held-out family instances")
+    p.add_argument(
+        "--split",
+        choices=["test", "val"],
+        default="test",
+        help="eval: 'val' scores validation instances instead (train word pools, unseen seeds: "
+        "tools/train_start.py): for choosing settings without looking at the test split",
+    )
     args = p.parse_args()
     if args.stage != "eval" and not args.out:
         p.error(f"{args.stage} needs an output folder")
@@ -60,12 +68,18 @@ def _eval(args: argparse.Namespace) -> None:
     from agent_rl.policies.hf import load_model
     from agent_rl.tasks import generate_tasks, load_tasks
 
-    family = held_out_states(("react",), generate_tasks("test", args.test, seed=0))
+    if args.split == "val":
+        from train_start import validation_states  # tools/ is on the path of a tools script
+
+        family = validation_states(args.test)
+    else:
+        family = held_out_states(("react",), generate_tasks("test", args.test, seed=0))
     hand = held_out_states(("react",), load_tasks("test"))
     model, tokenizer = load_model(args.model)
-    runs = [("families", family, 1.0, args.calls), ("hand-written", hand, 1.0, args.hand)]
+    suite = f"families ({args.split})"
+    runs = [(suite, family, 1.0, args.calls), ("hand-written", hand, 1.0, args.hand)]
     if args.greedy:
-        runs.insert(1, ("families", family, 0.0, None))
+        runs.insert(1, (suite, family, 0.0, None))
     for suite, states, temperature, n in runs:
         if n == 0:
             continue

@@ -3,7 +3,8 @@
     agent-rl demo --quick            # a few minutes: CI size
     agent-rl demo                    # the README's run (about 45 minutes on 2 cores)
 
-Builds the tiny model, trains SFT on a fixed set of generated expert episodes, then GRPO and a
+Starts from the shipped ``tiny-sft`` (the tiny model SFT'd to its plateau on a fixed set of
+generated expert episodes; ``--start none`` trains that start here), then trains GRPO and a
 compute-matched SFT (same CPU seconds, same episodes), evaluates all on held-out family
 instances and on the hand-written test suite, prints the tables and writes
 ``<out>/<name>/report.json`` and ``validity.png``. Re-running the same command resumes:
@@ -28,6 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--name", help="run folder name (default: 'quick' or 'demo')")
     p.add_argument("--out", default="runs", help="parent folder of the run (default: runs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--start",
+        help="the SFT checkpoint to continue from (default: the shipped tiny-sft); "
+        "'none' trains one here for --sft-steps",
+    )
     p.add_argument("--grpo-steps", type=int, help="override the preset's GRPO steps")
     p.add_argument("--sft-steps", type=int, help="override the preset's SFT steps")
     p.add_argument("--calls", type=int, help="override the sampled (T=1.0) calls per model")
@@ -45,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         changes["name"] = args.name
     if args.grpo_steps is not None:
         changes["grpo_steps"] = args.grpo_steps
+    if args.start is not None:
+        changes["start"] = None if args.start.lower() == "none" else args.start
     if args.sft_steps is not None:
         changes["sft_steps"] = args.sft_steps
     config = DemoConfig.quick(**changes) if args.quick else DemoConfig.full(**changes)
