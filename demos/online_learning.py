@@ -18,7 +18,8 @@ validity is plotted against wall time and weights version.
    (exit 1 and a loud message if one is lost) and that the restarted server serves the newest
    saved weights version, counting on from it (exit 1 if a version goes back). Writes
    ``OUT/online.json`` (per-window and per-version validity with counts, policy lag, requests
-   answered vs recorded, records before/after the restart) and ``OUT/online.png``.
+   answered vs recorded, records before/after the restart), ``OUT/online.png`` and
+   ``OUT/answered.txt`` (the id of every request the client got an answer to).
 
 Each run starts clean: the files above are removed from ``OUT`` first.
 """
@@ -80,7 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-prompts", type=int, default=8, help="served steps per update")
     p.add_argument("--max-completion-length", type=int, default=128, help="GRPO tokens")
     p.add_argument("--interval", type=float, default=2.0, help="learner's store checks, s")
-    p.add_argument("--retries", type=int, default=10, help="client retries per request")
+    p.add_argument(
+        "--retries", type=int, default=30, help="client retries per request (1-10 s apart)"
+    )
     p.add_argument("--request-timeout", type=float, default=180.0, help="seconds per request")
     p.add_argument("--start-timeout", type=float, default=300.0, help="seconds to wait for up")
     p.add_argument("--device", default="cpu", help="the server's device")
@@ -242,10 +245,10 @@ def kill_and_restart(server: Server, restart: Restart, t0: float, store: Path) -
             flush=True,
         )
         restart.ready_at = server.start()
+        said = [line for line in server.log_tail(40).splitlines() if line.startswith("serving")]
         print(
             f"[{restart.ready_at - t0:6.1f}s] server back after "
-            f"{restart.ready_at - restart.killed_at:.1f}s: {server.log_tail(40).count('resumed')}"
-            " resume line(s) in its log",
+            f"{restart.ready_at - restart.killed_at:.1f}s: {said[-1] if said else '?'}",
             flush=True,
         )
     except Exception as e:  # reported and fails the demo; the client's retries end in time
@@ -433,7 +436,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 def clean(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("served.jsonl", "online.json", "online.png"):
+    for name in ("served.jsonl", "online.json", "online.png", "answered.txt"):
         (out / name).unlink(missing_ok=True)
     for log in out.glob("server-*.log"):
         log.unlink()
@@ -470,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     report, failures = analyse(args, out, client, restart, agent, t0, t_end)
     report["failures"] = failures
     (out / "online.json").write_text(json.dumps(report, indent=2))
+    (out / "answered.txt").write_text("".join(f"{a['id']}\n" for a in client.answered))
     calls = served_calls(out / "served.jsonl") if (out / "served.jsonl").is_file() else []
     outage = (
         []

@@ -276,3 +276,61 @@ def test_online_command_needs_a_store_and_a_local_model(tiny, capsys) -> None:
 
     with pytest.raises(ConfigError, match="only a local model can be trained"):
         OnlineLearner(ServedPolicy(ScriptedPolicy(["x"])), "s.jsonl", "out")
+
+
+def test_online_versions_are_saved_before_they_serve_and_a_restart_resumes_them(
+    tiny, tmp_path
+) -> None:
+    import torch
+
+    from agent_rl.errors import PolicyError
+    from agent_rl.runtime.online import OnlineLearner, resume
+    from agent_rl.runtime.online_state import latest_weights, read_updates
+    from agent_rl.training.rewards import arguments_valid
+
+    store, out = tmp_path / "s.jsonl", tmp_path / "online"
+    settings: dict[str, Any] = {
+        "reward_funcs": [arguments_valid, text_checksum],
+        "max_completion_length": 8,
+        "learning_rate": 1e-2,
+    }
+    assert resume(out, str(tiny)) == (str(tiny), None)  # nothing saved: the model at v0
+    policy = HFPolicy(str(tiny), max_new_tokens=8)
+    served = ServedPolicy(policy, name="tiny")
+    learner = OnlineLearner(served, store, out, max_prompts=2, **settings)
+    ask = {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": "gcd of 12 and 18?"}],
+        "tools": [GCD],
+        "max_tokens": 8,
+    }
+    with BackgroundServer(create_serve_app(served, store=store)) as server:
+        url = f"{server.base_url}/chat/completions"
+        for _ in range(2):
+            assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        first = learner.update()
+        assert httpx.post(url, json=ask, timeout=60).json()["system_fingerprint"] == "agent-rl-w1"
+    saved = latest_weights(out)
+    assert first is not None and saved is not None and saved.version == first.version == 1
+    assert [p.name for p in out.glob("weights-v*")] == ["weights-v1"]
+    assert sorted(saved.learned.values()) == [0, 0]  # the two v0 samples, learned from once
+    reloaded = HFPolicy(str(saved.path)).model.state_dict()
+    assert all(torch.equal(reloaded[k], v) for k, v in policy.model.state_dict().items())
+    (row,) = read_updates(out)
+    assert (row["version"], row["samples"], row["lags"]) == (1, 2, [0, 0])
+
+    # a restart, as `agent-rl online` does it: the saved weights, their version, what they saw
+    model, again = resume(out, str(tiny))
+    assert again is not None and model == str(saved.path)
+    served = ServedPolicy(
+        HFPolicy(model, max_new_tokens=8), name="tiny", weights_version=again.version
+    )
+    learner = OnlineLearner(served, store, out, max_prompts=8, learned=again.learned, **settings)
+    assert learner.fresh_steps()[1] == [1]  # not the v0 samples again: only the new v1 one
+    second = learner.update()
+    assert second is not None and second.version == 2 == served.weights_version
+    assert second.lags == [0] and latest_weights(out).version == 2  # type: ignore[union-attr]
+    assert [p.name for p in out.glob("weights-v*")] == ["weights-v2"]
+    assert [r["version"] for r in read_updates(out)] == [1, 2]
+    with pytest.raises(PolicyError, match="not newer"):
+        served.swap_weights(learner.model.state_dict(), version=2)

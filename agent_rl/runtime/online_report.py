@@ -117,16 +117,21 @@ def plot_served(
     version on the right axis (``versions_at``: ``(seconds, version)`` points) and ``outages``
     (``(from_s, to_s)``) shaded; right, validity per weights version."""
     from matplotlib.figure import Figure  # Figure + Agg canvas: no pyplot global state
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(11.0, 4.2), dpi=120)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-    windows = [w for w in summary["windows"] if w["calls"]]
+    windows = summary["windows"]
     xs = [(w["start_s"] + w["end_s"]) / 120 for w in windows]
-    left.plot(xs, [100 * w["rate"] for w in windows], "o-", color="tab:blue", label="valid calls")
+
+    def pct(w: dict[str, Any], value: float) -> float:  # a gap where a window has no calls
+        return 100 * value if w["calls"] else math.nan
+
+    left.plot(xs, [pct(w, w["rate"]) for w in windows], "o-", color="tab:blue", label="valid calls")
     left.fill_between(
         xs,
-        [100 * w["ci95"][0] for w in windows],
-        [100 * w["ci95"][1] for w in windows],
+        [pct(w, w["ci95"][0]) for w in windows],
+        [pct(w, w["ci95"][1]) for w in windows],
         color="tab:blue",
         alpha=0.2,
         linewidth=0,
@@ -148,7 +153,8 @@ def plot_served(
             label="weights version",
         )
         twin.set_ylabel("weights version", color="tab:green")
-        twin.set_ylim(bottom=0)
+        twin.set_ylim(bottom=0, top=max(1, max(v for _, v in points)) * 1.05)
+        twin.yaxis.set_major_locator(MaxNLocator(integer=True))
         handles, labels = left.get_legend_handles_labels()
         more, names = twin.get_legend_handles_labels()
         left.legend(handles + more, labels + names, loc="lower right", fontsize="small")
@@ -176,6 +182,7 @@ def plot_served(
             ha="center",
             fontsize="x-small",
         )
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.set_xlabel("weights version")
     right.set_ylabel("valid served calls, % (95% CI)")
     right.set_ylim(0, 100)
