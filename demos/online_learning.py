@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--max-tokens", type=int, default=192, help="max_tokens per request")
     p.add_argument("--window", type=float, default=0.0, help="seconds per window (0: N*60/8)")
-    p.add_argument("--learning-rate", type=float, default=1e-4, help="GRPO learning rate")
+    p.add_argument("--learning-rate", type=float, default=3e-4, help="GRPO learning rate")
     p.add_argument("--num-generations", type=int, default=4, help="GRPO completions per prompt")
     p.add_argument("--max-prompts", type=int, default=8, help="served steps per update")
     p.add_argument("--max-completion-length", type=int, default=128, help="GRPO tokens")
