@@ -82,11 +82,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-completion-length", type=int, default=128, help="GRPO tokens")
     p.add_argument("--interval", type=float, default=2.0, help="learner's store checks, s")
     p.add_argument(
-        "--retries", type=int, default=30, help="client retries per request (1-10 s apart)"
+        "--retries", type=int, default=60, help="client retries per request (1-10 s apart: ~10 min)"
     )
     p.add_argument("--request-timeout", type=float, default=180.0, help="seconds per request")
-    p.add_argument("--start-timeout", type=float, default=300.0, help="seconds to wait for up")
+    p.add_argument("--start-timeout", type=float, default=600.0, help="seconds to wait for up")
     p.add_argument("--device", default="cpu", help="the server's device")
+    p.add_argument(
+        "--template-tools",
+        action="store_true",
+        help="also render the tools into the chat template (default: the agent's system "
+        "prompt lists them, as in training; the server scores against them either way)",
+    )
     args = p.parse_args(argv)
     if args.minutes <= 0 or not 0 <= args.kill_at < 1 or args.episodes < 1:
         p.error("need --minutes > 0, 0 <= --kill-at < 1 and --episodes >= 1")
@@ -122,6 +128,7 @@ class Server:
             "--max-prompts", str(a.max_prompts),
             "--max_completion_length", str(a.max_completion_length),
             "--interval", str(a.interval),
+            *([] if a.template_tools else ["--no-template-tools"]),
         ]  # fmt: skip
 
     def start(self) -> float:

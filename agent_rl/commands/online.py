@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name or args.model,
         max_tokens=args.max_tokens,
         weights_version=saved.version if saved else 0,
+        template_tools=args.template_tools,
     )
     learner = OnlineLearner(
         served,

@@ -5,11 +5,11 @@ weights swapped into the serving policy after each update.
 
 1. reads the served steps from the store and keeps those produced by weights at most
    ``max_lag`` versions old (default 1), the newest ``max_prompts`` of them;
-2. rebuilds each step's prompt exactly as the served model saw it (the chat template with the
-   request's tools) and runs one GRPO update on them with trl's ``GRPOTrainer`` through
-   :func:`agent_rl.training.train_grpo` — the completions are sampled from the learner's current
-   weights and scored by the strict scorer against the request's tools (``arguments_valid``:
-   there is no sandbox state behind served traffic);
+2. rebuilds each step's prompt exactly as the served model saw it (the chat template, with the
+   request's tools unless they were served outside it) and runs one GRPO update on them with
+   trl's ``GRPOTrainer`` through :func:`agent_rl.training.train_grpo` — the completions are
+   sampled from the learner's current weights and scored by the strict scorer against the
+   request's tools (``arguments_valid``: there is no sandbox state behind served traffic);
 3. saves the new weights with their version in ``output_dir`` (``runtime.online_state``: a
    folder renamed into place, then ``latest.json`` replaced atomically) and only then loads them
    into the served policy between requests (``ServedPolicy.swap_weights``), so every later
@@ -140,7 +140,7 @@ class OnlineLearner:
                     continue  # too old (or from a later run's numbering), or learned from
                 prompt = self.tokenizer.apply_chat_template(
                     template_messages(list(step.messages)),
-                    tools=tools or None,
+                    tools=(tools or None) if self.served.template_tools else None,
                     tokenize=False,
                     add_generation_prompt=True,
                 )

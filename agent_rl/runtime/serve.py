@@ -68,7 +68,10 @@ class ServedPolicy:
     """A policy shared by concurrent requests: one generation at a time, in a worker thread.
 
     For an ``HFPolicy`` each request's ``max_tokens`` / ``temperature`` / ``top_p`` / ``seed``
-    apply to that request alone and the tools go into the chat template; any other ``Policy``
+    apply to that request alone and the tools go into the chat template — unless
+    ``template_tools=False``: for clients whose own prompt lists the tools (a prompt-based ReAct
+    agent, like ours), the request's tools are still scored against and recorded but left out
+    of the template, so the model sees the prompt it was trained on. Any other ``Policy``
     (``ScriptedPolicy``, ``OpenAIPolicy``) is asked ``n`` times for the messages as they are.
     """
 
@@ -79,8 +82,10 @@ class ServedPolicy:
         name: str | None = None,
         max_tokens: int = 256,
         weights_version: int = 0,
+        template_tools: bool = True,
     ) -> None:
         self.policy = policy
+        self.template_tools = template_tools
         self.name = name or policy.name
         self.max_tokens = max_tokens
         self.weights_version = weights_version
@@ -105,8 +110,9 @@ class ServedPolicy:
             version = self.weights_version
             policy = self.policy
             if isinstance(policy, HFPolicy):
+                shown = tools if self.template_tools else None
                 return (
-                    *self._hf(policy, messages, tools, n, limit, temperature, top_p, seed),
+                    *self._hf(policy, messages, shown, n, limit, temperature, top_p, seed),
                     version,
                 )
             texts = policy.generate([messages] * n)
