@@ -5,11 +5,14 @@ validity is plotted against wall time and weights version.
     python demos/online_learning.py --model runs/sft/final --minutes 4 --out runs/online_demo
 
 1. Starts the real CLI as a subprocess — ``python -m agent_rl.cli online MODEL --store
-   OUT/served.jsonl --output_dir OUT/learner --format react ...`` (log: ``OUT/server-<n>.log``)
+   OUT/served.jsonl --output_dir OUT/learner --format react --no-template-tools ...`` (log:
+   ``OUT/server-<n>.log``; the agent's system prompt lists the tools, as in training, so they
+   are scored against but not rendered into the template again unless ``--template-tools``)
    — and waits, bounded, until ``GET /v1/models`` answers.
 2. Runs ``ReActAgent`` with ``OpenAIPolicy`` (httpx; the tools sent natively, sampled at
    ``--temperature``) over train-split task-family episodes with fresh seeds (never those of an
-   SFT set built with ``seed=0``), a batch of ``--episodes`` at a time, until the minutes are up.
+   SFT set built with ``seed=0``), a batch of ``--episodes`` at a time, for ``--minutes`` of
+   serving (the outage does not count).
 3. At ``--kill-at`` of the way it SIGKILLs the server and starts it again on the same store and
    output folder. The agent's requests retry with exponential backoff through the outage
    (``--retries``, bounded: an episode whose retries run out ends with the error recorded and
@@ -66,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--model", required=True, help="a model folder or a named model")
-    p.add_argument("--minutes", type=float, default=4.0, help="how long the agent runs")
+    p.add_argument("--minutes", type=float, default=4.0, help="minutes of serving (no outage)")
     p.add_argument("--out", default="runs/online_demo", help="output folder")
     p.add_argument("--kill-at", type=float, default=0.5, help="kill point, fraction (0: none)")
     p.add_argument("--port", type=int, default=0, help="server port (0: a free one)")
@@ -268,7 +271,8 @@ def kill_and_restart(server: Server, restart: Restart, t0: float, store: Path) -
 def run_agent(
     args: argparse.Namespace, server: Server, client: Client, restart: Restart | None, t0: float
 ) -> dict[str, Any]:
-    """Episodes until the minutes are up (and one batch after a restart, at least)."""
+    """Episodes until the minutes of serving are up (the outage does not count; one batch
+    after the restart at least)."""
     tasks = fresh_tasks(args.seed)
     first = next(tasks)
     policy = OpenAIPolicy(
@@ -298,7 +302,8 @@ def run_agent(
     while True:
         if restart is not None and restart.error:
             break
-        if time.time() >= deadline and (restart is None or after_restart):
+        outage = restart.ready_at - restart.killed_at if restart and restart.ready_at else 0.0
+        if time.time() >= deadline + outage and (restart is None or after_restart):
             break
         started = time.time()
         batch = [next(tasks) for _ in range(args.episodes)]
@@ -492,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         out / "online.png",
         versions_at=[(c.at - t0, c.version) for c in calls if c.version is not None],
         outages=outage,
-        title=f"Served validity while learning online ({Path(args.model).name})",
+        title=f"Served validity while learning online ({'/'.join(Path(args.model).parts[-2:])})",
     )
     print_report(report)
     print(f"wrote {out / 'online.json'} and {out / 'online.png'}")

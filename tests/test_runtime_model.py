@@ -334,3 +334,26 @@ def test_online_versions_are_saved_before_they_serve_and_a_restart_resumes_them(
     assert [r["version"] for r in read_updates(out)] == [1, 2]
     with pytest.raises(PolicyError, match="not newer"):
         served.swap_weights(learner.model.state_dict(), version=2)
+
+
+def test_tools_the_client_lists_itself_are_scored_but_left_out_of_the_template(
+    tiny, tmp_path
+) -> None:
+    from agent_rl.runtime.online import OnlineLearner
+
+    policy = HFPolicy(str(tiny), max_new_tokens=4)
+    served = ServedPolicy(policy, name="tiny", template_tools=False)
+    store = tmp_path / "s.jsonl"
+    messages = [{"role": "user", "content": "gcd of 12 and 18? Tools: math.gcd(a, b)"}]
+    ask = {"model": "tiny", "messages": messages, "tools": [GCD], "max_tokens": 4}
+    with BackgroundServer(create_serve_app(served, store=store)) as server:
+        reply = httpx.post(f"{server.base_url}/chat/completions", json=ask, timeout=60).json()
+    plain = policy.prompt_ids(template_messages(messages))
+    assert reply["usage"]["prompt_tokens"] == len(plain)  # the prompt as the client wrote it
+    assert len(plain) < len(policy.prompt_ids(template_messages(messages), [GCD]))
+    (line,) = TrajectoryStore(store).read()
+    assert line.tools == [GCD] and line.steps[0].verdict is not None  # scored against them
+    (step,), _, _ = OnlineLearner(served, store, tmp_path / "online").fresh_steps()
+    assert step.messages == policy.tokenizer.apply_chat_template(
+        template_messages(messages), tokenize=False, add_generation_prompt=True
+    )  # the learner trains on the prompt the model saw
