@@ -21,8 +21,10 @@ validity is plotted against wall time and weights version.
    (exit 1 and a loud message if one is lost) and that the restarted server serves the newest
    saved weights version, counting on from it (exit 1 if a version goes back). Writes
    ``OUT/online.json`` (per-window and per-version validity with counts, policy lag, requests
-   answered vs recorded, records before/after the restart), ``OUT/online.png`` and
-   ``OUT/answered.txt`` (the id of every request the client got an answer to).
+   answered vs recorded, records before/after the restart, which tools the valid calls named,
+   the agent's episodes per window), ``OUT/online.png``, ``OUT/answered.txt`` (the id of every
+   request the client got an answer to) and ``OUT/episodes.jsonl`` (the agent's episodes,
+   scored on the client with the sandbox state too: ``agent-rl score`` reads it).
 
 Each run starts clean: the files above are removed from ``OUT`` first.
 """
@@ -54,6 +56,7 @@ from agent_rl.policies import OpenAIPolicy
 from agent_rl.runtime.online_report import plot_served, served_calls, summarize
 from agent_rl.runtime.online_state import latest_weights, read_updates
 from agent_rl.tasks import Task, generate_tasks, make_sandbox
+from agent_rl.trajectories import TrajectoryStore
 
 PACKAGE_ROOT = Path(agent_rl.__file__).resolve().parents[1]
 NAME = "online"  # the model name the server answers to
@@ -298,6 +301,8 @@ def run_agent(
     status: Counter[str] = Counter()
     batches = solved = steps = 0
     errors: list[str] = []
+    episodes: list[dict[str, Any]] = []
+    store = TrajectoryStore(server.out / "episodes.jsonl")  # the client's side, state-scored
     after_restart = False
     while True:
         if restart is not None and restart.error:
@@ -308,6 +313,15 @@ def run_agent(
         started = time.time()
         batch = [next(tasks) for _ in range(args.episodes)]
         for traj in agent.run_many(batch):
+            store.append(traj)
+            episodes.append(
+                {
+                    "end_s": round(time.time() - t0, 1),
+                    "status": traj.outcome.status,
+                    "solved": bool(traj.outcome.success),
+                    "steps": len(traj.steps),
+                }
+            )
             status[traj.outcome.status] += 1
             solved += bool(traj.outcome.success)
             steps += len(traj.steps)
@@ -322,6 +336,7 @@ def run_agent(
             flush=True,
         )
     policy.close()
+    store.close()
     return {
         "batches": batches,
         "episodes": sum(status.values()),
@@ -329,6 +344,7 @@ def run_agent(
         "solved": solved,
         "steps": steps,
         "errors": errors[:5],
+        "per_episode": episodes,
     }
 
 
@@ -385,7 +401,7 @@ def analyse(
             "at_s": [round(u["finished_at"] - t0, 1) for u in updates],
         },
         "policy_lag": lag_stats(updates),
-        "agent": agent,
+        "agent": agent | {"windows": agent_windows(agent["per_episode"], window)},
     }
     if restart is not None:
         before = [c.version for c in calls if c.at < restart.killed_at and c.version is not None]
@@ -416,17 +432,48 @@ def analyse(
     return report, failures
 
 
+def _span(versions: list[int]) -> str:
+    if not versions:
+        return "-"
+    return f"v{versions[0]}" if len(versions) == 1 else f"v{versions[0]}-v{versions[-1]}"
+
+
+def agent_windows(episodes: list[dict[str, Any]], window_s: float) -> list[dict[str, Any]]:
+    """The client's episodes per window (by end time): how many, solved, ended by ``finish``."""
+    out: dict[int, dict[str, Any]] = {}
+    for e in episodes:
+        w = out.setdefault(
+            int(e["end_s"] // window_s),
+            {"start_s": int(e["end_s"] // window_s) * window_s, "episodes": 0, "solved": 0,
+             "finished": 0, "steps": 0},
+        )  # fmt: skip
+        w["episodes"] += 1
+        w["solved"] += int(e["solved"])
+        w["finished"] += int(e["status"] == "finished")
+        w["steps"] += int(e["steps"])
+    return [out[k] for k in sorted(out)]
+
+
 def print_report(report: dict[str, Any]) -> None:
     served = report["served"]
     print(f"\nserved validity per {served['window_s']:g} s window (the server's verdicts):")
     for w in served["windows"]:
         print(
             f"  {w['start_s']:6.0f}-{w['end_s']:<6.0f}s  {w['valid']:4d}/{w['calls']:<4d} "
-            f"{100 * w['rate']:5.1f}%  versions {w['versions']}"
+            f"{100 * w['rate']:5.1f}%  versions {_span(w['versions'])}  {w['valid_tools']}"
         )
     print("per weights version:")
     for v in served["versions"]:
-        print(f"  v{v['version']:<3d} {v['valid']:4d}/{v['calls']:<4d} {100 * v['rate']:5.1f}%")
+        print(
+            f"  v{v['version']:<3d} {v['valid']:4d}/{v['calls']:<4d} {100 * v['rate']:5.1f}%  "
+            f"{v['valid_tools']}"
+        )
+    print("the agent's episodes per window (client side, by end time):")
+    for w in report["agent"]["windows"]:
+        print(
+            f"  from {w['start_s']:6.0f}s  {w['episodes']:3d} episodes, {w['solved']} solved, "
+            f"{w['finished']} ended by finish, {w['steps']} steps"
+        )
     r, u, lag = report["requests"], report["updates"], report["policy_lag"]
     print(
         f"updates {u['count']} (last v{u['last_version']}), policy lag mean {lag['mean']} "
@@ -448,7 +495,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 def clean(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("served.jsonl", "online.json", "online.png", "answered.txt"):
+    for name in ("served.jsonl", "episodes.jsonl", "online.json", "online.png", "answered.txt"):
         (out / name).unlink(missing_ok=True)
     for log in out.glob("server-*.log"):
         log.unlink()

@@ -22,7 +22,7 @@ def test_served_validity_is_counted_per_window_and_per_version(tmp_path) -> None
     t0 = 1000.0
     calls = [
         ServedCall("a", t0 + 1, 0, False, "trailing_comma"),
-        ServedCall("b", t0 + 5, 0, True),
+        ServedCall("b", t0 + 5, 0, True, tool="read_file"),
         ServedCall("c", t0 + 12, 1, True),
         ServedCall("d", t0 + 14, 1, None),  # a failed request: counted apart
         ServedCall("e", t0 + 31, 2, True),
@@ -35,6 +35,7 @@ def test_served_validity_is_counted_per_window_and_per_version(tmp_path) -> None
         (1, 1, 0),
     ]
     assert [w["versions"] for w in s["windows"]] == [[0], [1], [], [2]]
+    assert s["windows"][0]["valid_tools"] == {"read_file": 1}  # what the valid calls call
     assert [(v["version"], v["valid"], v["calls"]) for v in s["versions"]] == [
         (0, 1, 2),
         (1, 1, 1),
@@ -108,3 +109,6 @@ def test_online_demo_loses_nothing_across_a_kill_and_counts_the_version_on(tmp_p
     assert sum(v["valid"] for v in served["versions"]) == sum(1 for c in calls if c.valid)
     assert {v["version"] for v in served["versions"]} == {c.version for c in calls}
     assert (out / "online.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    episodes = list(TrajectoryStore(out / "episodes.jsonl").read())  # the client's side
+    assert len(episodes) == report["agent"]["episodes"] == len(report["agent"]["per_episode"])
+    assert sum(w["episodes"] for w in report["agent"]["windows"]) == len(episodes)

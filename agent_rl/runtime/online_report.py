@@ -28,13 +28,15 @@ __all__ = ["ServedCall", "plot_served", "served_calls", "summarize"]
 
 @dataclass(frozen=True)
 class ServedCall:
-    """One recorded choice: ``valid`` is ``None`` for a request that failed (no output)."""
+    """One recorded choice: ``valid`` is ``None`` for a request that failed (no output);
+    ``tool`` the tool a well-formed call named."""
 
     request_id: str
     at: float
     version: int | None
     valid: bool | None
     kind: str | None = None
+    tool: str | None = None
 
 
 def served_calls(store: str | os.PathLike[str]) -> list[ServedCall]:
@@ -51,6 +53,7 @@ def served_calls(store: str | os.PathLike[str]) -> list[ServedCall]:
                     version=version if isinstance(version, int) else None,
                     valid=None if verdict is None else verdict.valid,
                     kind=None if verdict is None or verdict.valid else verdict.kind,
+                    tool=verdict.call.name if verdict is not None and verdict.call else None,
                 )
             )
     return calls
@@ -60,12 +63,14 @@ def _rate(calls: Sequence[ServedCall]) -> dict[str, Any]:
     scored = [c for c in calls if c.valid is not None]
     rate = Rate(sum(1 for c in scored if c.valid), len(scored))
     lo, hi = rate.ci95
+    tools = Counter(c.tool for c in scored if c.valid and c.tool)
     return {
         "calls": rate.n,
         "valid": rate.k,
         "rate": round(rate.rate, 4),
         "ci95": [round(lo, 4), round(hi, 4)],
         "failed": len(calls) - len(scored),
+        "valid_tools": dict(tools.most_common(3)),  # what the valid calls call: a collapse shows
     }
 
 
