@@ -53,7 +53,7 @@ import httpx
 import agent_rl
 from agent_rl.agent import ReActAgent
 from agent_rl.policies import OpenAIPolicy
-from agent_rl.runtime.online_report import plot_served, served_calls, summarize
+from agent_rl.runtime.online_report import plot_served, served_calls, summarize, version_bins
 from agent_rl.runtime.online_state import latest_weights, read_updates
 from agent_rl.tasks import Task, generate_tasks, make_sandbox
 from agent_rl.trajectories import TrajectoryStore
@@ -382,9 +382,10 @@ def analyse(
     report: dict[str, Any] = {
         "model": args.model,
         "minutes": args.minutes,
+        "started_at": t0,
         "wall_s": round(t_end - t0, 1),
         "settings": {k: v for k, v in vars(args).items() if k not in ("model", "out")},
-        "served": summary,
+        "served": summary | {"version_bins": version_bins(summary)},
         "requests": {
             "client_attempts": client.attempts,
             "client_failed_attempts": client.failed_attempts,
@@ -462,11 +463,12 @@ def print_report(report: dict[str, Any]) -> None:
             f"  {w['start_s']:6.0f}-{w['end_s']:<6.0f}s  {w['valid']:4d}/{w['calls']:<4d} "
             f"{100 * w['rate']:5.1f}%  versions {_span(w['versions'])}  {w['valid_tools']}"
         )
-    print("per weights version:")
-    for v in served["versions"]:
+    print("per weights version (runs of versions when there are many):")
+    for b in served["version_bins"]:
+        name = f"v{b['first']}" + (f"-v{b['last']}" if b["last"] != b["first"] else "")
         print(
-            f"  v{v['version']:<3d} {v['valid']:4d}/{v['calls']:<4d} {100 * v['rate']:5.1f}%  "
-            f"{v['valid_tools']}"
+            f"  {name:<10} {b['valid']:4d}/{b['calls']:<4d} {100 * b['rate']:5.1f}%  "
+            f"{b['valid_tools']}"
         )
     print("the agent's episodes per window (client side, by end time):")
     for w in report["agent"]["windows"]:

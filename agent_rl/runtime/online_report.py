@@ -23,7 +23,7 @@ from typing import Any
 from agent_rl.evaluation.stats import Rate
 from agent_rl.trajectories import TrajectoryStore
 
-__all__ = ["ServedCall", "plot_served", "served_calls", "summarize"]
+__all__ = ["ServedCall", "plot_served", "served_calls", "summarize", "version_bins"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,33 @@ def summarize(calls: Sequence[ServedCall], *, start: float, window_s: float) -> 
     }
 
 
+def version_bins(summary: dict[str, Any], max_bins: int = 12) -> list[dict[str, Any]]:
+    """The per-version rates merged into at most ``max_bins`` runs of consecutive versions
+    (many versions of a few calls each say little one by one)."""
+    rows = [v for v in summary["versions"] if v["calls"] + v["failed"]]
+    size = max(1, math.ceil(len(rows) / max_bins))
+    bins = []
+    for i in range(0, len(rows), size):
+        part = rows[i : i + size]
+        rate = Rate(sum(v["valid"] for v in part), sum(v["calls"] for v in part))
+        tools: Counter[str] = Counter()
+        for v in part:
+            tools.update(v.get("valid_tools", {}))
+        lo, hi = rate.ci95
+        bins.append(
+            {
+                "first": part[0]["version"],
+                "last": part[-1]["version"],
+                "calls": rate.n,
+                "valid": rate.k,
+                "rate": round(rate.rate, 4),
+                "ci95": [round(lo, 4), round(hi, 4)],
+                "valid_tools": dict(tools.most_common(3)),
+            }
+        )
+    return bins
+
+
 def plot_served(
     summary: dict[str, Any],
     path: str | os.PathLike[str],
@@ -120,7 +147,7 @@ def plot_served(
 ) -> Path:
     """Write the PNG: left, validity per time window (95% band) against minutes, the weights
     version on the right axis (``versions_at``: ``(seconds, version)`` points) and ``outages``
-    (``(from_s, to_s)``) shaded; right, validity per weights version."""
+    (``(from_s, to_s)``) shaded; right, validity per weights version (:func:`version_bins`)."""
     from matplotlib.figure import Figure  # Figure + Agg canvas: no pyplot global state
     from matplotlib.ticker import MaxNLocator
 
@@ -167,28 +194,31 @@ def plot_served(
         left.legend(loc="lower right", fontsize="small")
     left.set_title(title)
 
-    per_version = [v for v in summary["versions"] if v["calls"]]
-    vx = [v["version"] for v in per_version]
-    right.plot(vx, [100 * v["rate"] for v in per_version], "o-", color="tab:green")
+    bins = [b for b in version_bins(summary) if b["calls"]]
+    vx = [(b["first"] + b["last"]) / 2 for b in bins]
+    right.plot(vx, [100 * b["rate"] for b in bins], "o-", color="tab:green")
     right.fill_between(
         vx,
-        [100 * v["ci95"][0] for v in per_version],
-        [100 * v["ci95"][1] for v in per_version],
+        [100 * b["ci95"][0] for b in bins],
+        [100 * b["ci95"][1] for b in bins],
         color="tab:green",
         alpha=0.2,
         linewidth=0,
     )
-    for v in per_version:
+    for b, x in zip(bins, vx, strict=True):
         right.annotate(
-            f"n={v['calls']}",
-            (v["version"], 100 * v["rate"]),
+            f"n={b['calls']}",
+            (x, 100 * b["rate"]),
             textcoords="offset points",
             xytext=(0, 6),
             ha="center",
             fontsize="x-small",
         )
     right.xaxis.set_major_locator(MaxNLocator(integer=True))
-    right.set_xlabel("weights version")
+    grouped = any(b["first"] != b["last"] for b in bins)
+    right.set_xlabel(
+        "weights version" + (" (runs of versions, at their middle)" if grouped else "")
+    )
     right.set_ylabel("valid served calls, % (95% CI)")
     right.set_ylim(0, 100)
     right.grid(True, alpha=0.3)
