@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from agent_rl.runtime.online_report import ServedCall, plot_served, served_calls, summarize
+from agent_rl.runtime.online_report import (
+    ServedCall,
+    plot_served,
+    served_calls,
+    summarize,
+    version_bins,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +49,11 @@ def test_served_validity_is_counted_per_window_and_per_version(tmp_path) -> None
     ]
     assert s["overall"]["rate"] == 0.75 and s["overall"]["ci95"][0] < 0.75 < s["overall"]["ci95"][1]
     assert s["top_errors"] == {"trailing_comma": 1}
+    bins = version_bins(s, max_bins=2)  # v0-v1 merged, then v2
+    assert [(b["first"], b["last"], b["valid"], b["calls"]) for b in bins] == [
+        (0, 1, 2, 3),
+        (2, 2, 1, 1),
+    ]
     png = plot_served(s, tmp_path / "p.png", versions_at=[(1, 0), (12, 1)], outages=[(20, 30)])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="window_s"):
