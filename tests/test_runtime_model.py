@@ -178,7 +178,7 @@ def _serve_and_proxy_commands(tiny: Path, tmp_path: Path, stack: ExitStack) -> N
     ]
     try:
         url = f"http://127.0.0.1:{proxy_port}/v1"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # two fresh torch imports: 2 min on a busy box
         while True:  # bounded: both up, or fail
             try:
                 if httpx.get(f"{url}/models", timeout=2).status_code == 200:
