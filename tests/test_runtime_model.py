@@ -178,7 +178,7 @@ def _serve_and_proxy_commands(tiny: Path, tmp_path: Path, stack: ExitStack) -> N
     ]
     try:
         url = f"http://127.0.0.1:{proxy_port}/v1"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # two fresh torch imports: 2 min on a busy box
         while True:  # bounded: both up, or fail
             try:
                 if httpx.get(f"{url}/models", timeout=2).status_code == 200:
@@ -276,3 +276,84 @@ def test_online_command_needs_a_store_and_a_local_model(tiny, capsys) -> None:
 
     with pytest.raises(ConfigError, match="only a local model can be trained"):
         OnlineLearner(ServedPolicy(ScriptedPolicy(["x"])), "s.jsonl", "out")
+
+
+def test_online_versions_are_saved_before_they_serve_and_a_restart_resumes_them(
+    tiny, tmp_path
+) -> None:
+    import torch
+
+    from agent_rl.errors import PolicyError
+    from agent_rl.runtime.online import OnlineLearner, resume
+    from agent_rl.runtime.online_state import latest_weights, read_updates
+    from agent_rl.training.rewards import arguments_valid
+
+    store, out = tmp_path / "s.jsonl", tmp_path / "online"
+    settings: dict[str, Any] = {
+        "reward_funcs": [arguments_valid, text_checksum],
+        "max_completion_length": 8,
+        "learning_rate": 1e-2,
+    }
+    assert resume(out, str(tiny)) == (str(tiny), None)  # nothing saved: the model at v0
+    policy = HFPolicy(str(tiny), max_new_tokens=8)
+    served = ServedPolicy(policy, name="tiny")
+    learner = OnlineLearner(served, store, out, max_prompts=2, **settings)
+    ask = {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": "gcd of 12 and 18?"}],
+        "tools": [GCD],
+        "max_tokens": 8,
+    }
+    with BackgroundServer(create_serve_app(served, store=store)) as server:
+        url = f"{server.base_url}/chat/completions"
+        for _ in range(2):
+            assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        first = learner.update()
+        assert httpx.post(url, json=ask, timeout=60).json()["system_fingerprint"] == "agent-rl-w1"
+    saved = latest_weights(out)
+    assert first is not None and saved is not None and saved.version == first.version == 1
+    assert [p.name for p in out.glob("weights-v*")] == ["weights-v1"]
+    assert sorted(saved.learned.values()) == [0, 0]  # the two v0 samples, learned from once
+    reloaded = HFPolicy(str(saved.path)).model.state_dict()
+    assert all(torch.equal(reloaded[k], v) for k, v in policy.model.state_dict().items())
+    (row,) = read_updates(out)
+    assert (row["version"], row["samples"], row["lags"]) == (1, 2, [0, 0])
+
+    # a restart, as `agent-rl online` does it: the saved weights, their version, what they saw
+    model, again = resume(out, str(tiny))
+    assert again is not None and model == str(saved.path)
+    served = ServedPolicy(
+        HFPolicy(model, max_new_tokens=8), name="tiny", weights_version=again.version
+    )
+    learner = OnlineLearner(served, store, out, max_prompts=8, learned=again.learned, **settings)
+    assert learner.fresh_steps()[1] == [1]  # not the v0 samples again: only the new v1 one
+    second = learner.update()
+    assert second is not None and second.version == 2 == served.weights_version
+    assert second.lags == [0] and latest_weights(out).version == 2  # type: ignore[union-attr]
+    assert [p.name for p in out.glob("weights-v*")] == ["weights-v2"]
+    assert [r["version"] for r in read_updates(out)] == [1, 2]
+    with pytest.raises(PolicyError, match="not newer"):
+        served.swap_weights(learner.model.state_dict(), version=2)
+
+
+def test_tools_the_client_lists_itself_are_scored_but_left_out_of_the_template(
+    tiny, tmp_path
+) -> None:
+    from agent_rl.runtime.online import OnlineLearner
+
+    policy = HFPolicy(str(tiny), max_new_tokens=4)
+    served = ServedPolicy(policy, name="tiny", template_tools=False)
+    store = tmp_path / "s.jsonl"
+    messages = [{"role": "user", "content": "gcd of 12 and 18? Tools: math.gcd(a, b)"}]
+    ask = {"model": "tiny", "messages": messages, "tools": [GCD], "max_tokens": 4}
+    with BackgroundServer(create_serve_app(served, store=store)) as server:
+        reply = httpx.post(f"{server.base_url}/chat/completions", json=ask, timeout=60).json()
+    plain = policy.prompt_ids(template_messages(messages))
+    assert reply["usage"]["prompt_tokens"] == len(plain)  # the prompt as the client wrote it
+    assert len(plain) < len(policy.prompt_ids(template_messages(messages), [GCD]))
+    (line,) = TrajectoryStore(store).read()
+    assert line.tools == [GCD] and line.steps[0].verdict is not None  # scored against them
+    (step,), _, _ = OnlineLearner(served, store, tmp_path / "online").fresh_steps()
+    assert step.messages == policy.tokenizer.apply_chat_template(
+        template_messages(messages), tokenize=False, add_generation_prompt=True
+    )  # the learner trains on the prompt the model saw

@@ -6,8 +6,14 @@ Serves ``MODEL`` like ``agent-rl serve`` while a background thread runs one GRPO
 GRPOTrainer, rewards from the strict scorer against each request's tools) on the freshest served
 steps not learned from yet, then swaps the new weights into the serving policy. Each served
 sample is recorded with the weights version that produced it; only samples at most
-``--max-lag`` versions old are trained on (default 1), and each update logs its policy lag. The
-work is done by ``agent_rl.runtime.online.OnlineLearner``.
+``--max-lag`` versions old are trained on (default 1), and each update logs its policy lag
+(also a line of ``OUTPUT_DIR/updates.jsonl``).
+
+Restarts resume: each new version is saved to ``--output_dir`` (``weights-v<N>/`` and
+``latest.json``, written atomically) before it serves, and a server started again on the same
+``--output_dir`` serves the newest saved version and counts on from it, whether it was stopped
+or killed. ``--fresh`` starts from ``MODEL`` at version 0 instead. The work is done by
+``agent_rl.runtime.online.OnlineLearner``.
 """
 
 from __future__ import annotations
@@ -27,12 +33,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_serve_flags(p)
-    p.add_argument("--output_dir", default="runs/online", help="trainer logs and checkpoints")
+    p.add_argument(
+        "--output_dir", default="runs/online", help="saved versions, update log, trainer logs"
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start from MODEL at version 0 even when --output_dir holds saved versions",
+    )
     p.add_argument("--max-lag", type=int, default=1, help="oldest weights version to learn from")
     p.add_argument("--max-prompts", type=int, default=8, help="served steps per update")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between store checks")
     p.add_argument("--learning_rate", type=float, default=1e-5)
     p.add_argument("--num_generations", type=int, default=4, help="completions per prompt")
+    p.add_argument(
+        "--max_completion_length", type=int, default=64, help="tokens per sampled completion"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,29 +58,39 @@ def run(args: argparse.Namespace) -> int:
     from agent_rl.errors import ConfigError
     from agent_rl.policies import HFPolicy
     from agent_rl.runtime import ServedPolicy, create_serve_app
-    from agent_rl.runtime.online import OnlineLearner
+    from agent_rl.runtime.online import OnlineLearner, resume
     from agent_rl.runtime.server import run_foreground
 
     if not args.store:
         raise ConfigError("online learning needs --store: it learns from the recorded requests")
-    policy = HFPolicy(args.model, device=args.device, max_new_tokens=args.max_tokens)
-    served = ServedPolicy(policy, name=args.name or args.model, max_tokens=args.max_tokens)
+    model, saved = (args.model, None) if args.fresh else resume(args.output_dir, args.model)
+    policy = HFPolicy(model, device=args.device, max_new_tokens=args.max_tokens)
+    served = ServedPolicy(
+        policy,
+        name=args.name or args.model,
+        max_tokens=args.max_tokens,
+        weights_version=saved.version if saved else 0,
+        template_tools=args.template_tools,
+    )
     learner = OnlineLearner(
         served,
         args.store,
         args.output_dir,
         max_lag=args.max_lag,
         max_prompts=args.max_prompts,
+        learned=saved.learned if saved else None,
         learning_rate=args.learning_rate,
         num_generations=args.num_generations,
         per_device_train_batch_size=args.num_generations,
+        max_completion_length=args.max_completion_length,
     )
     stop = threading.Event()
     thread = threading.Thread(target=learner.run, args=(stop, args.interval), daemon=True)
     thread.start()
+    start = f"resumed weights v{saved.version} from {saved.path}" if saved else "weights v0"
     print(
-        f"serving {served.name!r} on http://{args.host}:{args.port}/v1, learning from "
-        f"{args.store} (max lag {args.max_lag})",
+        f"serving {served.name!r} on http://{args.host}:{args.port}/v1 ({start}), learning "
+        f"from {args.store} (max lag {args.max_lag})",
         flush=True,
     )
     try:

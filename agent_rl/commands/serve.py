@@ -37,6 +37,13 @@ def add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="the model name clients ask for (default: MODEL)")
     p.add_argument("--max-tokens", type=int, default=256, help="default max_tokens per request")
     p.add_argument("--device", help="cpu, cuda ... (default: cuda when present)")
+    p.add_argument(
+        "--no-template-tools",
+        dest="template_tools",
+        action="store_false",
+        help="score and record against the request's tools but leave them out of the chat "
+        "template (clients whose own prompt lists the tools, e.g. a ReAct agent)",
+    )
 
 
 def add_endpoint_flags(p: argparse.ArgumentParser, *, port: int, what: str) -> None:
@@ -67,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
     from agent_rl.runtime.server import run_foreground
 
     policy = HFPolicy(args.model, device=args.device, max_new_tokens=args.max_tokens)
-    served = ServedPolicy(policy, name=args.name or args.model, max_tokens=args.max_tokens)
+    served = ServedPolicy(
+        policy,
+        name=args.name or args.model,
+        max_tokens=args.max_tokens,
+        template_tools=args.template_tools,
+    )
     app = create_serve_app(served, store=args.store, format=args.format)
     print(
         f"serving {served.name!r} on http://{args.host}:{args.port}/v1"

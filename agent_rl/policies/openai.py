@@ -96,6 +96,8 @@ class OpenAIPolicy:
     first retry delay, doubled each retry and capped at ``max_backoff`` (which also caps how
     long a ``Retry-After`` is honoured). ``tools_mode=True`` also sends ``tools`` as native
     function schemas; the returned ``tool_calls`` are rendered into ``format``.
+    ``on_response(body)`` is called with every chat completion a server answered (parsed JSON,
+    from the batch's worker threads), e.g. to count or log the request ids it got back.
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class OpenAIPolicy:
         extra_body: dict[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         name: str | None = None,
+        on_response: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         if timeout <= 0 or max_retries < 0 or backoff < 0 or concurrency < 1:
             raise ConfigError(
@@ -138,6 +141,7 @@ class OpenAIPolicy:
         self.extra_body = dict(extra_body or {})
         self.name = name or f"openai:{model}"
         self._sleep = sleep
+        self.on_response = on_response
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(
@@ -210,7 +214,10 @@ class OpenAIPolicy:
                 reason = f"connection failed ({type(exc).__name__}: {exc or 'no detail'})"
             else:
                 if 200 <= status < 300:
-                    return self._json(status, headers, body)
+                    data = self._json(status, headers, body)
+                    if self.on_response is not None:
+                        self.on_response(data)
+                    return data
                 if status != 429 and status < 500:
                     raise EndpointError(self._client_error(status, body))
                 reason = f"HTTP {status}: {_snippet(body)}"

@@ -5,16 +5,22 @@ weights swapped into the serving policy after each update.
 
 1. reads the served steps from the store and keeps those produced by weights at most
    ``max_lag`` versions old (default 1), the newest ``max_prompts`` of them;
-2. rebuilds each step's prompt exactly as the served model saw it (the chat template with the
-   request's tools) and runs one GRPO update on them with trl's ``GRPOTrainer`` through
-   :func:`agent_rl.training.train_grpo` — the completions are sampled from the learner's current
-   weights and scored by the strict scorer against the request's tools (``arguments_valid``:
-   there is no sandbox state behind served traffic);
-3. loads the new weights into the served policy between requests (``ServedPolicy.swap_weights``),
-   so every later sample is recorded with the new version.
+2. rebuilds each step's prompt exactly as the served model saw it (the chat template, with the
+   request's tools unless they were served outside it) and runs one GRPO update on them with
+   trl's ``GRPOTrainer`` through :func:`agent_rl.training.train_grpo` — the completions are
+   sampled from the learner's current weights and scored by the strict scorer against the
+   request's tools (``arguments_valid``: there is no sandbox state behind served traffic);
+3. saves the new weights with their version in ``output_dir`` (``runtime.online_state``: a
+   folder renamed into place, then ``latest.json`` replaced atomically) and only then loads them
+   into the served policy between requests (``ServedPolicy.swap_weights``), so every later
+   sample is recorded with the new version and every version that served is on disk: a server
+   killed at any moment and restarted on the same ``output_dir`` serves the newest saved
+   version and counts on from it (:func:`resume`).
 
 The policy lag of each update is reported: for every served sample trained on, how many versions
-older than the weights it updates the sample's weights were. Not here: serving
+older than the weights it updates the sample's weights were; each update is also a line of
+``output_dir/updates.jsonl``. Samples older than ``max_lag`` versions are never trained on
+(they stay in the store, scored, for evaluation and offline training). Not here: serving
 (``runtime.serve``), the GRPO machinery (``agent_rl.training``).
 """
 
@@ -25,6 +31,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +39,14 @@ from typing import Any
 
 from agent_rl.errors import ConfigError
 from agent_rl.policies import HFPolicy
+from agent_rl.runtime.online_state import SavedWeights, latest_weights, log_update, save_weights
 from agent_rl.runtime.serve import ServedPolicy, template_messages
 from agent_rl.training import TrainResult, train_grpo
 from agent_rl.training.data import StepExample
 from agent_rl.training.rewards import arguments_valid
 from agent_rl.trajectories import TrajectoryStore
 
-__all__ = ["OnlineLearner", "OnlineUpdate"]
+__all__ = ["OnlineLearner", "OnlineUpdate", "resume"]
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +76,17 @@ class OnlineUpdate:
         return max(self.lags, default=0)
 
 
+def resume(output_dir: str | os.PathLike[str], model: str) -> tuple[str, SavedWeights | None]:
+    """The model to serve: the newest version saved in ``output_dir`` (with its version and the
+    samples it learned from), else ``model`` itself at version 0."""
+    saved = latest_weights(output_dir)
+    return (str(saved.path), saved) if saved is not None else (model, None)
+
+
 class OnlineLearner:
-    """GRPO on served traffic; ``settings`` are ``GRPOSettings`` fields (``output_dir`` too)."""
+    """GRPO on served traffic; ``settings`` are ``GRPOSettings`` fields (``output_dir`` too).
+
+    ``learned``: samples already learned from (``SavedWeights.learned``, when resuming)."""
 
     def __init__(
         self,
@@ -80,6 +97,7 @@ class OnlineLearner:
         max_lag: int = 1,
         max_prompts: int = 8,
         reward_funcs: Sequence[Callable[..., list[float | None]]] = (arguments_valid,),
+        learned: dict[str, int] | None = None,
         **settings: Any,
     ) -> None:
         if not isinstance(served.policy, HFPolicy):
@@ -97,11 +115,12 @@ class OnlineLearner:
         policy = served.policy
         with served.lock:  # a consistent copy, not one taken mid-swap
             self.model = copy.deepcopy(policy.model).to("cpu")
+        self.served_tokenizer = policy.tokenizer  # saved with each version, as served
         self.tokenizer = copy.deepcopy(policy.tokenizer)  # trl changes its settings
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.updates: list[OnlineUpdate] = []
-        self._used: set[str] = set()  # each served sample is learned from once
+        self._used: dict[str, int] = dict(learned or {})  # learned from once: key -> version
 
     def fresh_steps(self) -> tuple[list[StepExample], list[int], list[str]]:
         """The newest served steps not learned from yet and at most ``max_lag`` versions old,
@@ -117,11 +136,11 @@ class OnlineLearner:
                 key = f"{traj.id}:{i}"
                 if step.verdict is None or not step.messages or not isinstance(version, int):
                     continue
-                if current - version > self.max_lag or key in self._used:
-                    continue
+                if not 0 <= current - version <= self.max_lag or key in self._used:
+                    continue  # too old (or from a later run's numbering), or learned from
                 prompt = self.tokenizer.apply_chat_template(
                     template_messages(list(step.messages)),
-                    tools=tools or None,
+                    tools=(tools or None) if self.served.template_tools else None,
                     tokenize=False,
                     add_generation_prompt=True,
                 )
@@ -141,13 +160,14 @@ class OnlineLearner:
         return [e for e, _, _ in found], [v for _, v, _ in found], [k for _, _, k in found]
 
     def update(self) -> OnlineUpdate | None:
-        """One GRPO update on the freshest served steps and a weight swap (``None``: nothing
-        fresh to learn from yet)."""
+        """One GRPO update on the freshest served steps, saved, then swapped in (``None``:
+        nothing fresh to learn from yet)."""
         steps, versions, keys = self.fresh_steps()
         if not steps:
             return None
-        self._used.update(keys)
+        started = time.time()
         base = self.served.weights_version
+        self._used.update(zip(keys, versions, strict=True))
         result = train_grpo(
             (self.model, self.tokenizer),
             steps=steps,
@@ -155,9 +175,25 @@ class OnlineLearner:
             output_dir=str(self.output_dir),
             **self.settings,
         )
-        version = self.served.swap_weights(self.model.state_dict())
+        version = base + 1
+        oldest = version - self.max_lag  # a restart needs only the keys it could learn again
+        self._used = {k: v for k, v in self._used.items() if v >= oldest}
+        save_weights(self.output_dir, self.model, self.served_tokenizer, version, self._used)
+        self.served.swap_weights(self.model.state_dict(), version=version)
         done = OnlineUpdate(version, len(steps), [base - v for v in versions], result)
         self.updates.append(done)
+        reward = result.metrics.get("reward") if result is not None else None
+        log_update(
+            self.output_dir,
+            {
+                "version": version,
+                "samples": len(steps),
+                "lags": done.lags,
+                "reward": reward,
+                "started_at": started,
+                "finished_at": time.time(),
+            },
+        )
         log.info(
             "online update -> weights v%d on %d served prompts, policy lag <= %d",
             version,

@@ -68,15 +68,28 @@ class ServedPolicy:
     """A policy shared by concurrent requests: one generation at a time, in a worker thread.
 
     For an ``HFPolicy`` each request's ``max_tokens`` / ``temperature`` / ``top_p`` / ``seed``
-    apply to that request alone and the tools go into the chat template; any other ``Policy``
+    apply to that request alone and the tools go into the chat template — unless
+    ``template_tools=False``: for clients whose own prompt lists the tools (a prompt-based ReAct
+    agent, like ours), the request's tools are still scored against and recorded but left out
+    of the template, so the model sees the prompt it was trained on. Any other ``Policy``
     (``ScriptedPolicy``, ``OpenAIPolicy``) is asked ``n`` times for the messages as they are.
     """
 
-    def __init__(self, policy: Policy, *, name: str | None = None, max_tokens: int = 256) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        name: str | None = None,
+        max_tokens: int = 256,
+        weights_version: int = 0,
+        template_tools: bool = True,
+    ) -> None:
         self.policy = policy
+        self.template_tools = template_tools
         self.name = name or policy.name
         self.max_tokens = max_tokens
-        self.weights_version = 0
+        self.weights_version = weights_version
+        """Recorded with every sample; a resumed ``agent-rl online`` starts at its saved one."""
         self.lock = threading.Lock()
         """Held while generating and while swapping weights."""
 
@@ -97,8 +110,9 @@ class ServedPolicy:
             version = self.weights_version
             policy = self.policy
             if isinstance(policy, HFPolicy):
+                shown = tools if self.template_tools else None
                 return (
-                    *self._hf(policy, messages, tools, n, limit, temperature, top_p, seed),
+                    *self._hf(policy, messages, shown, n, limit, temperature, top_p, seed),
                     version,
                 )
             texts = policy.generate([messages] * n)
@@ -149,14 +163,20 @@ class ServedPolicy:
         ]
         return done, usage[0].get("prompt_tokens") if usage else None
 
-    def swap_weights(self, state_dict: dict[str, Any]) -> int:
-        """Load new weights into the served model between requests; returns the new version."""
+    def swap_weights(self, state_dict: dict[str, Any], *, version: int | None = None) -> int:
+        """Load new weights into the served model between requests; returns the new version
+        (``version``, which must be newer than the served one, or the next one)."""
         with self.lock:
             model = getattr(self.policy, "model", None)
             if model is None:
                 raise PolicyError(f"{self.name}: only a model policy can take new weights")
+            if version is not None and version <= self.weights_version:
+                raise PolicyError(
+                    f"{self.name}: weights version {version} is not newer than the served "
+                    f"v{self.weights_version}; versions only go up"
+                )
             model.load_state_dict(state_dict)
-            self.weights_version += 1
+            self.weights_version = self.weights_version + 1 if version is None else version
             return self.weights_version
 
 
