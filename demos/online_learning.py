@@ -2,7 +2,7 @@
 task-family episodes for N minutes, the server is SIGKILLed mid-run and restarted, and served
 validity is plotted against wall time and weights version.
 
-    python demos/online_learning.py --model runs/sft/final --minutes 4 --out runs/online_demo
+    python demos/online_learning.py --model tiny-sft --minutes 4 --out runs/online_demo
 
 1. Starts the real CLI as a subprocess — ``python -m agent_rl.cli online MODEL --store
    OUT/served.jsonl --output_dir OUT/learner --format react --no-template-tools ...`` (log:
