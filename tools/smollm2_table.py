@@ -241,8 +241,7 @@ def table(out: Path) -> str:
                 calls = CallTally.from_dict(result["calls"])
                 errors += calls.errors
                 cells.append(
-                    f"{_pct(calls.args_valid_rate.to_dict())} / "
-                    f"{_pct(calls.call_valid.to_dict())}"
+                    f"{_pct(calls.args_valid_rate.to_dict())} / {_pct(calls.call_valid.to_dict())}"
                 )
         top = ", ".join(f"{k} {v}" for k, v in errors.most_common(3)) or "—"
         lines.append(f"| {arm} | " + " | ".join(cells) + f" | {top} |")
