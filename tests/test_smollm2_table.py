@@ -42,7 +42,7 @@ def test_stages_run_resume_and_tabulate(tiny: Path, tmp_path: Path, capsys) -> N
             "--completion", "8", "--generations", "2"]  # fmt: skip
     tool.main(argv)
     stages = {p.stem: json.loads(p.read_text()) for p in (out / "stages").glob("*.json")}
-    assert set(stages) == {name for name, _ in tool.STAGES}
+    assert set(stages) == {name for name, _, _ in tool.STAGES}
     assert all(s["cpu_s"] > 0 and s["wall_s"] > 0 for s in stages.values())
     assert stages["grpo"]["steps"] >= 1 and stages["matched"]["steps"] >= 1
     # the matched arm trained (at least) the CPU seconds GRPO's loop used, from the SFT adapter
@@ -55,16 +55,18 @@ def test_stages_run_resume_and_tabulate(tiny: Path, tmp_path: Path, capsys) -> N
         episodes = json.loads((out / "evals" / arm / "episodes.json").read_text())
         assert episodes["episodes"]["n_episodes"] == 1
     text = capsys.readouterr().out
-    assert "| grpo |" in text and "| matched-eval |" in text
+    assert "| grpo |" in text and "| eval-greedy |" in text
 
-    # a killed run: one evaluation part and the last stage lost -> only they are redone
-    (out / "stages/matched-eval.json").unlink()
+    # a run killed in its evaluations: only the lost part is redone, finished parts are kept
+    (out / "stages/eval-T1.json").unlink()
+    (out / "stages/eval-greedy.json").unlink()
     (out / "evals/matched/hand-T1.json").unlink()
     kept = (out / "evals/matched/families-T1.json").read_text()
     tool.main(argv)
     text = capsys.readouterr().out
-    assert "sft: done already" in text and "matched-eval: running" in text
-    assert "matched hand-T1" in text and "matched families-T1" not in text
+    assert "sft: done already" in text and "eval-T1: running" in text
+    rerun = [line.split(":")[0] for line in text.splitlines() if line.startswith("  ")]
+    assert rerun == ["  matched hand-T1"]
     assert (out / "evals/matched/families-T1.json").read_text() == kept
-    assert (out / "stages/matched-eval.json").is_file()
+    assert (out / "stages/eval-greedy.json").is_file()
     assert tool.table(out).count("—") == 0

@@ -11,12 +11,12 @@ finished part in ``OUT/evals/<arm>/<part>.json``):
 1. ``base-eval``  — the untouched model (``--model``, default ``smollm2-135m``);
 2. ``sft``        — LoRA SFT on a fixed set of ``--n`` train-split family episodes (seed 0,
    ``hermes``) for ``--sft-cpu`` CPU seconds (cosine schedule over the budget);
-3. ``sft-eval``;
-4. ``grpo``       — LoRA GRPO from the SFT model on the step prompts of the same episodes, for
+3. ``grpo``       — LoRA GRPO from the SFT model on the step prompts of the same episodes, for
    ``--grpo-cpu`` CPU seconds (``--generations`` completions of ``--completion`` tokens);
-5. ``matched``    — LoRA SFT continued from the SFT model on the same episodes for exactly the CPU
+4. ``matched``    — LoRA SFT continued from the SFT model on the same episodes for exactly the CPU
    seconds GRPO's training loop used;
-6. ``grpo-eval``, ``matched-eval``.
+5. ``eval-T1``    — the sampled (T=1.0) parts of the GRPO, matched and SFT evaluations, in that
+   order (so a run cut short still has the comparison), then ``eval-greedy`` — the rest.
 
 An evaluation scores, in ``hermes``: greedy calls on ``--calls`` held-out family states (test
 split, seed 0) and ``--calls`` sampled (T=1.0) calls on them; the same on the hand-written test
@@ -81,8 +81,8 @@ def _model_of(args: argparse.Namespace, arm: str) -> str:
     return args.model if arm == "base" else str(args.out / arm / "final")
 
 
-def _evaluate(args: argparse.Namespace, arm: str) -> dict[str, Any]:
-    """Every part of one arm's evaluation (finished parts are read back, not rerun)."""
+def _evaluate(args: argparse.Namespace, arm: str, parts: tuple[str, ...]) -> list[str]:
+    """``parts`` of one arm's evaluation (finished parts are kept, not rerun)."""
     from transformers import set_seed
 
     from agent_rl.evaluation.runner import (
@@ -97,7 +97,7 @@ def _evaluate(args: argparse.Namespace, arm: str) -> dict[str, Any]:
     from agent_rl.tasks import generate_tasks, load_tasks
 
     folder = args.out / "evals" / arm
-    todo = [part for part in PARTS if not (folder / f"{part}.json").is_file()]
+    todo = [part for part in parts if not (folder / f"{part}.json").is_file()]
     if todo:
         test_tasks = generate_tasks("test", args.test, seed=0)
         suites = {
@@ -128,7 +128,7 @@ def _evaluate(args: argparse.Namespace, arm: str) -> dict[str, Any]:
         result = _timed(one)
         _save(folder / f"{part}.json", result)
         print(f"  {arm} {part}: {_summary(result)} ({result['cpu_s']:.0f} CPU-s)", flush=True)
-    return {part: _load(folder / f"{part}.json") for part in PARTS}
+    return todo
 
 
 def _train(args: argparse.Namespace, arm: str) -> dict[str, Any]:
@@ -170,29 +170,40 @@ def _train(args: argparse.Namespace, arm: str) -> dict[str, Any]:
     }
 
 
-STAGES: tuple[tuple[str, str], ...] = (
-    ("base-eval", "base"),
-    ("sft", "sft"),
-    ("sft-eval", "sft"),
-    ("grpo", "grpo"),
-    ("matched", "matched"),
-    ("grpo-eval", "grpo"),
-    ("matched-eval", "matched"),
+T1_PARTS = ("families-T1", "hand-T1")
+GREEDY_PARTS = ("families-greedy", "hand-greedy", "episodes")
+TRAINED = ("grpo", "matched", "sft")  # evaluated side by side, the compared arms first
+STAGES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("base-eval", ("base",), PARTS),
+    ("sft", ("sft",), ()),
+    ("grpo", ("grpo",), ()),
+    ("matched", ("matched",), ()),
+    ("eval-T1", TRAINED, T1_PARTS),
+    ("eval-greedy", TRAINED, GREEDY_PARTS),
 )
+"""(stage, arms, evaluation parts): training when there are no parts. The trained arms are
+evaluated last, headline (T=1.0) parts first, so a run cut short still compares GRPO with the
+matched SFT."""
+
+
+def _eval_stage(
+    args: argparse.Namespace, arms: tuple[str, ...], parts: tuple[str, ...]
+) -> dict[str, Any]:
+    return {"ran": {arm: _evaluate(args, arm, parts) for arm in arms}}
 
 
 def run(args: argparse.Namespace) -> None:
     _save(args.out / "settings.json", {k: str(v) for k, v in vars(args).items()})
-    for stage, arm in STAGES:
+    for stage, arms, parts in STAGES:
         path = args.out / "stages" / f"{stage}.json"
         if path.is_file():
             print(f"{stage}: done already", flush=True)
             continue
         print(f"{stage}: running", flush=True)
-        if stage.endswith("-eval"):
-            result = _timed(lambda arm=arm: {"parts": list(_evaluate(args, arm))})
+        if parts:
+            result = _timed(lambda arms=arms, parts=parts: _eval_stage(args, arms, parts))
         else:
-            result = _timed(lambda arm=arm: _train(args, arm))
+            result = _timed(lambda arm=arms[0]: _train(args, arm))
         _save(path, result)
         print(f"{stage}: {result['cpu_s']:.0f} CPU-s, {result['wall_s']:.0f} s wall", flush=True)
     print(table(args.out))
@@ -247,7 +258,7 @@ def table(out: Path) -> str:
         lines.append(f"| {arm} | " + " | ".join(cells) + f" | {top} |")
     lines += ["", "| stage | CPU s | wall s | notes |", "|---|---|---|---|"]
     total_cpu = total_wall = 0.0
-    for stage, _ in STAGES:
+    for stage, _, _ in STAGES:
         result = _load(out / "stages" / f"{stage}.json")
         if result is None:
             lines.append(f"| {stage} | — | — | not finished |")
