@@ -140,7 +140,10 @@ def _train(args: argparse.Namespace, arm: str) -> dict[str, Any]:
     data = {"task_split": "none", "families": args.n, "data_seed": 0, "formats": [FORMAT]}
     common = {"output_dir": str(args.out / arm), "seed": 0, "use_peft": True, **data, **fast}
     budget = {"budget_clock": "cpu", "max_steps": 10**6}
-    sft_args = {"learning_rate": args.sft_lr, "per_device_train_batch_size": args.sft_batch}
+    # one sequence per forward pass (gradients accumulated): a real model's ~2,000-token episode
+    # with its 49k-token vocabulary takes GBs; two at once (batch 2) ran out of 24 GB
+    one = {"per_device_train_batch_size": 1}
+    sft_args = {"learning_rate": args.sft_lr, "gradient_accumulation_steps": args.sft_batch, **one}
     set_seed(0)
     if arm == "sft":
         result = train_sft(args.model, max_seconds=args.sft_cpu, **sft_args, **budget, **common)
@@ -150,7 +153,8 @@ def _train(args: argparse.Namespace, arm: str) -> dict[str, Any]:
             max_seconds=args.grpo_cpu,
             learning_rate=args.grpo_lr,
             num_generations=args.generations,
-            per_device_train_batch_size=args.generations,
+            gradient_accumulation_steps=args.generations,  # one prompt's group per step
+            **one,
             max_completion_length=args.completion,
             **budget,
             **common,
