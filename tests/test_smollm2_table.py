@@ -34,6 +34,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny"), corpus, **SMALL)
 
 
+@pytest.mark.slow
 def test_stages_run_resume_and_tabulate(tiny: Path, tmp_path: Path, capsys) -> None:
     tool = _tool()
     out = tmp_path / "run"
