@@ -542,6 +542,49 @@ def test_evaluate_a_real_model_in_every_decoding_mode(tiny) -> None:
     assert result.modes["t1.0"].episodes.steps == 10  # ran to max_steps, never stopped
 
 
+def test_greedy_calls_score_a_seeded_subset_of_distinct_states(tiny) -> None:
+    from agent_rl.evaluation.runner import EvalConfig, evaluate
+    from agent_rl.evaluation.states import held_out_states
+    from agent_rl.tasks import load_tasks
+
+    tasks = load_tasks("test")[:2]
+    states = held_out_states("react", tasks)
+    config = EvalConfig(temperatures=(0.0,), greedy_calls=3, greedy_episodes=0, max_new_tokens=4)
+    result = evaluate(*tiny, name="tiny", config=config, tasks=tasks, states=states)
+    assert result.modes["greedy"].calls.n == 3 and result.modes["greedy"].episodes.n == 0
+    # more greedy calls than states: each state once (greedy twice would be the same output)
+    config = EvalConfig(temperatures=(0.0,), greedy_calls=10**6, greedy_episodes=0,
+                        max_new_tokens=4)  # fmt: skip
+    result = evaluate(*tiny, name="tiny", config=config, tasks=tasks, states=states)
+    assert result.modes["greedy"].calls.n == len(states)
+
+
+@pytest.mark.parametrize(
+    ("argv", "n_params", "expected"),
+    [
+        ([], None, {"temperatures": (0.0, 0.7, 1.0), "sampled_calls": 10_000, "batch_size": 64}),
+        (["--quick"], 1_000_000, {"temperatures": (0.0, 0.7, 1.0), "sampled_calls": 256,
+                                  "other_calls": 64, "episodes": 8, "greedy_calls": None,
+                                  "greedy_episodes": None, "max_steps": 12, "batch_size": 64}),
+        (["--quick"], 134_515_008, {"temperatures": (0.0, 1.0), "sampled_calls": 32,
+                                    "greedy_calls": 32, "episodes": 2, "greedy_episodes": 2,
+                                    "max_steps": 10, "batch_size": 16}),
+        # flags still cap the preset, and named settings win over it
+        (["--quick", "--calls", "8", "--episodes", "1", "--batch-size", "4", "--max-steps",
+          "11", "--temperatures", "1.0"], 134_515_008,
+         {"temperatures": (1.0,), "sampled_calls": 8, "episodes": 1, "greedy_episodes": 1,
+          "batch_size": 4, "max_steps": 11}),
+    ],
+)  # fmt: skip
+def test_eval_quick_preset_is_sized_by_the_model(argv, n_params, expected) -> None:
+    from agent_rl.cli import build_parser
+    from agent_rl.commands.eval import _config
+
+    args = build_parser().parse_args(["eval", "m", *argv])
+    config = _config(args, n_params if "--quick" in argv else None)
+    assert {k: getattr(config, k) for k in expected} == expected
+
+
 def test_live_episodes_of_the_expert_are_all_valid_and_solved() -> None:
     from agent_rl.evaluation.runner import evaluate_episodes
     from agent_rl.formats import render_call
@@ -609,3 +652,20 @@ def test_a_small_call_budget_samples_states_from_every_episode() -> None:
     picked = [call_order(200, 20, seed=s) for s in range(5)]
     assert all(max(p) > 100 for p in picked)  # not the first states only
     assert len({tuple(p) for p in picked}) == 5
+
+
+def test_eval_cli_quick_runs_a_model_folder_by_its_preset(tmp_path, capsys) -> None:
+    from agent_rl.cli import main
+    from agent_rl.models import build_tiny_model
+
+    folder = build_tiny_model(tmp_path / "tiny", hidden_size=32, layers=2, vocab_size=400)
+    out = tmp_path / "eval.json"
+    rc = main(["eval", f"t={folder}", "--quick", "--temperatures", "1.0", "--calls", "3",
+               "--episodes", "0", "--max-new-tokens", "4", "--families", "1",
+               "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report["config"]["eval"]["sampled_calls"] == 3
+    assert report["config"]["eval"]["greedy_calls"] is None  # a tiny model: the tiny preset
+    assert report["models"] == ["t"] and report["t"]["n_calls"] == 3
+    assert "t1.0" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from agent_rl.evaluation.runner import EvalConfig
 from agent_rl.formats import FORMATS
@@ -54,41 +55,77 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--calls", type=int, default=d.sampled_calls, help="sampled calls at T=1.0")
     p.add_argument("--other-calls", type=int, default=d.other_calls, help="at other T")
     p.add_argument("--episodes", type=int, default=d.episodes, help="live episodes per mode")
-    p.add_argument("--max-steps", type=int, default=d.max_steps, help="episode step limit (>=10)")
+    p.add_argument(
+        "--max-steps", type=int, help=f"episode step limit, >= 10 (default: {d.max_steps})"
+    )
     p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument(
+        "--batch-size", type=int, help=f"rows per decoding batch (default: {d.batch_size})"
+    )
     p.add_argument(
         "--temperatures",
         type=float,
         nargs="+",
-        default=list(d.temperatures),
         help="decoding modes, 0 = greedy (default: 0 0.7 1.0)",
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--families", type=int, help="evaluate on N generated test-split instances")
     p.add_argument("--tasks", type=Path, nargs="+", help="evaluate on these task files (JSONL)")
-    p.add_argument("--quick", action="store_true", help="small counts for a smoke run")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small counts for a smoke run, sized by the largest model (a real model such as "
+        "smollm2-135m: greedy and T=1.0, 32 calls each, 2 episodes each, batches of 16)",
+    )
     p.add_argument("--out", type=Path, help="write the report JSON here")
     p.add_argument("--plot", type=Path, help="write the validity plot (PNG) here")
     p.set_defaults(func=run)
 
 
+def _parameters(model: Any) -> int:
+    return sum(t.numel() for t in model.parameters())
+
+
+def _config(args: argparse.Namespace, n_params: int | None) -> EvalConfig:
+    """The run's settings: the flags, capped by the ``--quick`` preset of a model of
+    ``n_params`` parameters (``None``: not quick)."""
+    from agent_rl.evaluation.runner import quick_config
+
+    fields: dict[str, Any] = {
+        "formats": tuple(args.formats),
+        "max_new_tokens": args.max_new_tokens,
+        "seed": args.seed,
+    }
+    if args.temperatures:
+        fields["temperatures"] = tuple(args.temperatures)
+    if args.batch_size:
+        fields["batch_size"] = args.batch_size
+    if args.max_steps:
+        fields["max_steps"] = args.max_steps
+    counts = {
+        "sampled_calls": args.calls,
+        "other_calls": args.other_calls,
+        "episodes": args.episodes,
+    }
+    if n_params is None:
+        return EvalConfig(**fields, **counts)
+    preset = quick_config(n_params, **fields)
+    capped = {k: min(v, getattr(preset, k)) for k, v in counts.items()}
+    if preset.greedy_episodes is not None:  # the preset's greedy episodes, at most --episodes
+        capped["greedy_episodes"] = min(args.episodes, preset.greedy_episodes)
+    return quick_config(n_params, **fields, **capped)
+
+
 def run(args: argparse.Namespace) -> int:
+    from agent_rl.checkpoints import load_model
     from agent_rl.evaluation import EvalReport, plot_validity
     from agent_rl.evaluation.runner import evaluate
 
-    quick = args.quick
-    config = EvalConfig(
-        formats=tuple(args.formats),
-        temperatures=tuple(args.temperatures),
-        sampled_calls=min(args.calls, 256) if quick else args.calls,
-        other_calls=min(args.other_calls, 64) if quick else args.other_calls,
-        episodes=min(args.episodes, 8) if quick else args.episodes,
-        max_steps=args.max_steps,
-        max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
-        seed=args.seed,
-    )
+    loaded: dict[str, tuple[Any, Any]] = {}
+    if args.quick:  # every model loaded first: the preset is sized by the largest
+        loaded = {path: load_model(path) for _, path in args.models}
+    n_params = max((_parameters(m) for m, _ in loaded.values()), default=None)
+    config = _config(args, n_params)
     report = EvalReport(config={"eval": config.to_dict()})
     tasks = None
     if args.families or args.tasks:
@@ -97,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         tasks = generate_tasks("test", args.families, seed=args.seed) if args.families else []
         tasks += [t for path in args.tasks or () for t in load_task_file(path)]
     for name, path in args.models:
-        report.add(evaluate(path, name=name, config=config, tasks=tasks))
+        model, tokenizer = loaded.get(path, (path, None))
+        report.add(evaluate(model, tokenizer, name=name, config=config, tasks=tasks, path=path))
     print(report.table())
     print(report.tag_table())
     if args.out:

@@ -5,7 +5,8 @@
 - ``plot``: ``plot_validity`` (validity vs GRPO step, SFT levels as lines; PNG via Agg).
 - ``states``: ``held_out_states`` (prompts + sandbox snapshots of every TEST expert step).
 - ``runner``: ``evaluate`` (one model, every decoding mode: held-out calls + live episodes),
-  generating with an ``HFPolicy`` and the ``PrefixDecoder`` of ``agent_rl.policies.decoding``.
+  generating with an ``HFPolicy`` and the ``PrefixDecoder`` of ``agent_rl.policies.decoding``;
+  ``quick_config``, the ``--quick`` preset sized by the model's parameter count.
 
 It scores nothing itself (the scorer does) and trains nothing (``agent_rl.training`` does).
 """
@@ -14,7 +15,13 @@ from __future__ import annotations
 
 from agent_rl.evaluation.plot import plot_validity
 from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval, ModeResult
-from agent_rl.evaluation.runner import EvalConfig, evaluate, evaluate_calls, evaluate_episodes
+from agent_rl.evaluation.runner import (
+    EvalConfig,
+    evaluate,
+    evaluate_calls,
+    evaluate_episodes,
+    quick_config,
+)
 from agent_rl.evaluation.states import HeldOutState, assert_disjoint, held_out_states
 from agent_rl.evaluation.stats import (
     CallTally,
@@ -41,5 +48,6 @@ __all__ = [
     "held_out_states",
     "intervals_overlap",
     "plot_validity",
+    "quick_config",
     "wilson_interval",
 ]

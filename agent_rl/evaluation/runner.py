@@ -4,13 +4,15 @@ For one model and each decoding mode (greedy, then sampled at T=0.7 and T=1.0):
 
 1. **calls** — batched generation on the held-out states (:mod:`.states`), each output scored by
    the strict scorer against that step's restored sandbox (checked, never applied); greedy sees
-   each state once, sampled modes cycle through the states up to the requested number of calls;
+   each state once (or a seeded subset of ``greedy_calls`` states), sampled modes cycle through
+   the states up to the requested number of calls;
 2. **episodes** — the ReAct agent runs live episodes of the TEST tasks (``max_steps`` ≥ 10)
    with the same decoding. An episode is all-valid when every step's verdict is valid *and* it
    ended with a valid ``finish`` or ran ``min_steps`` (10) valid steps: a plain-text reply is
    ``no_call``, so quitting early is never an all-valid episode.
 
-This module drives a policy and tallies verdicts. It does not train, write files or plot.
+:func:`quick_config` is the ``--quick`` preset, sized by the model's parameter count. This
+module drives a policy and tallies verdicts. It does not train, write files or plot.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "evaluate_calls",
     "evaluate_episodes",
     "make_policy",
+    "quick_config",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,11 +58,14 @@ class EvalConfig:
     sampled_calls: int = 10_000
     """Scored calls at the headline temperature (the full run's ≥ 10,000)."""
     other_calls: int = 2_000
-    """Scored calls at each other sampled temperature; greedy scores each state once."""
+    """Scored calls at each other sampled temperature."""
     episodes: int = 64
     """Live episodes per sampled mode."""
     greedy_episodes: int | None = None
     """Live greedy episodes (``None``: each test task once per format)."""
+    greedy_calls: int | None = None
+    """Greedy calls (``None``: each state once; ``N``: a seeded random subset of ``N`` states,
+    each once)."""
     max_steps: int = 12
     """Step limit of a live episode (≥ 10: the compounding case)."""
     max_new_tokens: int = 192
@@ -75,8 +81,12 @@ class EvalConfig:
                 f"max_steps={self.max_steps} is not supported because episode validity is "
                 "measured on 10-step and longer episodes. Set max_steps >= 10."
             )
-        if min(self.sampled_calls, self.other_calls, self.episodes) < 0:
-            raise ConfigError("sampled_calls, other_calls and episodes must be >= 0.")
+        counts = (self.sampled_calls, self.other_calls, self.episodes, self.greedy_calls or 0)
+        if min(counts) < 0 or (self.greedy_episodes or 0) < 0:
+            raise ConfigError(
+                "sampled_calls, other_calls, episodes, greedy_calls and greedy_episodes must be "
+                ">= 0."
+            )
         if not self.formats:
             raise ConfigError("formats must name at least one of json, react, hermes.")
         if not self.temperatures or any(t < 0 for t in self.temperatures):
@@ -85,12 +95,43 @@ class EvalConfig:
     def calls_for(self, temperature: float) -> int | None:
         """Calls to score at ``temperature`` (``None``: each state once)."""
         if temperature == 0:
-            return None
+            return self.greedy_calls
         return self.sampled_calls if temperature == max(self.temperatures) else self.other_calls
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         return {**data, "formats": list(self.formats), "temperatures": list(self.temperatures)}
+
+
+#: From this many parameters on, :func:`quick_config` sizes a run for a real model on a CPU.
+REAL_MODEL_PARAMS = 20_000_000
+
+
+def quick_config(n_params: int, **fields: Any) -> EvalConfig:
+    """The ``--quick`` preset for a model of ``n_params`` parameters (``fields`` override it).
+
+    A from-scratch model of a few million parameters (the tiny default): greedy on every state
+    and every test task, 64 calls at T=0.7 and 256 at T=1.0, 8 episodes in each sampled mode.
+    A real model (from :data:`REAL_MODEL_PARAMS`; SmolLM2-135M has 134.5M) costs ~100x more
+    per token on a CPU and its prompts are ~3x longer (its tokenizer splits the tool specs the
+    tiny one has as single tokens), so that preset took over an hour: greedy and T=1.0 only,
+    32 greedy states and 32 sampled calls, 2 episodes of at most 10 steps per mode, batches of
+    16 (a batch of 64 long prompts needs ~8 GB of static cache).
+    """
+    if n_params < REAL_MODEL_PARAMS:
+        preset: dict[str, Any] = {"sampled_calls": 256, "other_calls": 64, "episodes": 8}
+    else:
+        preset = {
+            "temperatures": (0.0, 1.0),
+            "greedy_calls": 32,
+            "sampled_calls": 32,
+            "other_calls": 0,
+            "episodes": 2,
+            "greedy_episodes": 2,
+            "max_steps": 10,
+            "batch_size": 16,
+        }
+    return EvalConfig(**{**preset, **fields})
 
 
 def make_policy(model: Any, tokenizer: Any, temperature: float, config: EvalConfig) -> Any:
@@ -226,7 +267,10 @@ def evaluate(
     for temperature in config.temperatures:
         start = time.perf_counter()
         policy.do_sample, policy.temperature = temperature > 0, temperature or 1.0
-        calls = evaluate_calls(policy, states, config.calls_for(temperature), seed=config.seed)
+        n_calls = config.calls_for(temperature)
+        if temperature == 0 and n_calls is not None:
+            n_calls = min(n_calls, len(states))  # greedy: a state twice gives the same output
+        calls = evaluate_calls(policy, states, n_calls, seed=config.seed)
         episodes = EpisodeTally()
         n_eps = config.greedy_episodes if temperature == 0 else config.episodes
         if n_eps != 0:
