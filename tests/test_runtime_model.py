@@ -34,6 +34,12 @@ GCD = {
         },
     },
 }
+ASK_GCD = {
+    "model": "tiny",
+    "messages": [{"role": "user", "content": "gcd of 12 and 18?"}],
+    "tools": [GCD],
+    "max_tokens": 8,
+}
 
 
 @pytest.fixture(scope="module")
@@ -233,17 +239,11 @@ def test_online_learner_trains_on_fresh_served_steps_and_swaps_weights(tiny, tmp
         learning_rate=1e-2,
         temperature=1.0,
     )
-    ask = {
-        "model": "tiny",
-        "messages": [{"role": "user", "content": "gcd of 12 and 18?"}],
-        "tools": [GCD],
-        "max_tokens": 8,
-    }
     with BackgroundServer(create_serve_app(served, store=store)) as server:
         url = f"{server.base_url}/chat/completions"
         assert learner.update() is None  # nothing served yet
         for _ in range(2):
-            assert httpx.post(url, json=ask, timeout=60).status_code == 200
+            assert httpx.post(url, json=ASK_GCD, timeout=60).status_code == 200
         before = {k: v.clone() for k, v in policy.model.state_dict().items()}
         first = learner.update()
         assert first is not None and first.version == 1 == served.weights_version
@@ -253,12 +253,12 @@ def test_online_learner_trains_on_fresh_served_steps_and_swaps_weights(tiny, tmp
         assert any(not torch.equal(before[k], after[k]) for k in before)  # new weights served
         assert all(torch.equal(after[k], v) for k, v in learner.model.state_dict().items())
         assert learner.update() is None  # each served sample is learned from once
-        reply = httpx.post(url, json=ask, timeout=60).json()
+        reply = httpx.post(url, json=ASK_GCD, timeout=60).json()
         assert reply["system_fingerprint"] == "agent-rl-w1"
         served.swap_weights(policy.model.state_dict())  # v2: the v1 sample is one version old
         served.swap_weights(policy.model.state_dict())  # v3: now too old to learn from
         assert learner.fresh_steps()[0] == []
-        assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        assert httpx.post(url, json=ASK_GCD, timeout=60).status_code == 200
         third = learner.update()
     assert third is not None and third.lags == [0] and third.version == 4
     versions = [t.metadata.extra["weights_version"] for t in TrajectoryStore(store).read()]
@@ -298,18 +298,13 @@ def test_online_versions_are_saved_before_they_serve_and_a_restart_resumes_them(
     policy = HFPolicy(str(tiny), max_new_tokens=8)
     served = ServedPolicy(policy, name="tiny")
     learner = OnlineLearner(served, store, out, max_prompts=2, **settings)
-    ask = {
-        "model": "tiny",
-        "messages": [{"role": "user", "content": "gcd of 12 and 18?"}],
-        "tools": [GCD],
-        "max_tokens": 8,
-    }
     with BackgroundServer(create_serve_app(served, store=store)) as server:
         url = f"{server.base_url}/chat/completions"
         for _ in range(2):
-            assert httpx.post(url, json=ask, timeout=60).status_code == 200
+            assert httpx.post(url, json=ASK_GCD, timeout=60).status_code == 200
         first = learner.update()
-        assert httpx.post(url, json=ask, timeout=60).json()["system_fingerprint"] == "agent-rl-w1"
+        reply = httpx.post(url, json=ASK_GCD, timeout=60).json()
+        assert reply["system_fingerprint"] == "agent-rl-w1"
     saved = latest_weights(out)
     assert first is not None and saved is not None and saved.version == first.version == 1
     assert [p.name for p in out.glob("weights-v*")] == ["weights-v1"]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from agent_rl.errors import ConfigError
 from agent_rl.evaluation.report import EvalReport
 from agent_rl.evaluation.stats import CallTally, Rate
 
-__all__ = ["plot_validity"]
+__all__ = ["plot_validity", "save_figure"]
 
 # reference models drawn as horizontal levels, with their colours
 _LEVELS = (("sft_start", "tab:gray", ":"), ("sft", "tab:orange", "--"), ("base", "k", "-."))
@@ -91,6 +92,11 @@ def plot_validity(
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
 
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` as a PNG to ``path`` atomically (a temp file, then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_rl.evaluation.plot import save_figure
 from agent_rl.evaluation.stats import Rate
 from agent_rl.trajectories import TrajectoryStore
 
@@ -225,9 +226,4 @@ def plot_served(
     right.set_title("per weights version")
     fig.tight_layout()
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
