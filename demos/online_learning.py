@@ -9,10 +9,17 @@ validity is plotted against wall time and weights version.
    ``OUT/server-<n>.log``; the agent's system prompt lists the tools, as in training, so they
    are scored against but not rendered into the template again unless ``--template-tools``)
    — and waits, bounded, until ``GET /v1/models`` answers.
+   The server gets ``--tasks OUT/tasks.jsonl``, the episodes the agent will run (60 a minute
+   of serving; more are drawn if the agent gets through them, and those are learned from by
+   schema validity alone): it replays each served episode in its task's sandbox and learns
+   from validity in the episode's state and, while the agent follows the expert, from the
+   expert's tool at that step (``runtime.replay``, ``ONLINE_REWARDS``). ``--no-replay``
+   leaves the file out: schema validity alone, which a detour onto a call that is valid
+   anywhere (``run_tests``) wins (BENCHMARKS.md).
 2. Runs ``ReActAgent`` with ``OpenAIPolicy`` (httpx; the tools sent natively, sampled at
    ``--temperature``) over train-split task-family episodes with fresh seeds (never those of an
    SFT set built with ``seed=0``), a batch of ``--episodes`` at a time, for ``--minutes`` of
-   serving (the outage does not count).
+   serving (the outage does not count). The server process is driven by ``online_server.py``.
 3. At ``--kill-at`` of the way it SIGKILLs the server and starts it again on the same store and
    output folder. The agent's requests retry with exponential backoff through the outage
    (``--retries``, bounded: an episode whose retries run out ends with the error recorded and
@@ -23,8 +30,8 @@ validity is plotted against wall time and weights version.
    ``OUT/online.json`` (per-window and per-version validity with counts, policy lag, requests
    answered vs recorded, records before/after the restart, which tools the valid calls named,
    the agent's episodes per window), ``OUT/online.png``, ``OUT/answered.txt`` (the id of every
-   request the client got an answer to) and ``OUT/episodes.jsonl`` (the agent's episodes,
-   scored on the client with the sandbox state too: ``agent-rl score`` reads it).
+   request the client got an answer to), ``OUT/tasks.jsonl`` and ``OUT/episodes.jsonl`` (the
+   agent's episodes, scored on the client with the state too: ``agent-rl score`` reads it).
 
 Each run starts clean: the files above are removed from ``OUT`` first.
 """
@@ -34,37 +41,33 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+from online_server import NAME, Client, DemoError, Restart, Server, free_port, kill_and_restart
+from online_summary import agent_windows, print_report
 
-import agent_rl
 from agent_rl.agent import ReActAgent
 from agent_rl.policies import OpenAIPolicy
-from agent_rl.runtime.online_report import plot_served, served_calls, summarize, version_bins
-from agent_rl.runtime.online_state import latest_weights, read_updates
-from agent_rl.tasks import Task, generate_tasks, make_sandbox
+from agent_rl.runtime.online_report import (
+    lag_stats,
+    plot_served,
+    served_calls,
+    summarize,
+    version_bins,
+)
+from agent_rl.runtime.online_state import read_updates
+from agent_rl.tasks import Task, generate_tasks, make_sandbox, save_task_file
 from agent_rl.trajectories import TrajectoryStore
 
-PACKAGE_ROOT = Path(agent_rl.__file__).resolve().parents[1]
-NAME = "online"  # the model name the server answers to
+TASKS_PER_MINUTE = 60  # in OUT/tasks.jsonl (a 15-minute run drew ~14 a minute)
 SEED_BASE = 1_000_000  # task seeds of this demo: SEED_BASE + 1000 * --seed + batch
-
-
-class DemoError(Exception):
-    """The demo cannot go on (the server did not start, or did not come back)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -94,6 +97,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--start-timeout", type=float, default=600.0, help="seconds to wait for up")
     p.add_argument("--device", default="cpu", help="the server's device")
     p.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="do not give the server the tasks file: it learns from schema validity alone "
+        "(default: it replays the agent's episodes for their state and the expert's tool)",
+    )
+    p.add_argument(
         "--template-tools",
         action="store_true",
         help="also render the tools into the chat template (default: the agent's system "
@@ -105,178 +114,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``agent-rl online`` as a subprocess: started, waited for, killed, stopped."""
-
-    def __init__(self, args: argparse.Namespace, out: Path, port: int) -> None:
-        self.args, self.out, self.port = args, out, port
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-        self.log_path = out / "server-0.log"
-
-    def command(self) -> list[str]:
-        a = self.args
-        return [
-            sys.executable, "-m", "agent_rl.cli", "online", a.model,
-            "--store", str(self.out / "served.jsonl"),
-            "--output_dir", str(self.out / "learner"),
-            "--port", str(self.port), "--format", "react", "--name", NAME,
-            "--device", a.device, "--max-tokens", str(a.max_tokens),
-            "--learning_rate", str(a.learning_rate),
-            "--num_generations", str(a.num_generations),
-            "--max-prompts", str(a.max_prompts),
-            "--max_completion_length", str(a.max_completion_length),
-            "--interval", str(a.interval),
-            *([] if a.template_tools else ["--no-template-tools"]),
-        ]  # fmt: skip
-
-    def start(self) -> float:
-        """Start the server and wait until it answers; returns the time it did."""
-        self.starts += 1
-        self.log_path = self.out / f"server-{self.starts}.log"
-        paths = [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}  # the agent_rl we run
-        env.setdefault("OMP_NUM_THREADS", "1")
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, env=env
-            )
-        deadline = time.monotonic() + self.args.start_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise DemoError(
-                    f"the server exited with code {self.proc.returncode} before answering; "
-                    f"its log ({self.log_path}) ends:\n{self.log_tail()}"
-                )
-            try:
-                if httpx.get(f"{self.base_url}/models", timeout=5).status_code == 200:
-                    return time.time()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        self.kill()
-        raise DemoError(
-            f"the server did not answer within --start-timeout={self.args.start_timeout:g}s; "
-            f"its log ({self.log_path}) ends:\n{self.log_tail()}"
-        )
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self, timeout: float = 120.0) -> None:
-        """SIGTERM (uvicorn shuts down, the learner thread is joined), then SIGKILL."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-
-@dataclass
-class Restart:
-    """What happened around the kill."""
-
-    kill_s: float
-    killed_at: float = 0.0
-    ready_at: float = 0.0
-    records_before: int = 0
-    saved_version: int | None = None
-    error: str = ""
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
-
-
-class Client:
-    """Counts what the agent's httpx client sent and what it got answered."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.attempts = 0
-        self.failed_attempts = 0
-        self.answered: list[dict[str, Any]] = []
-
-    def transport(self) -> httpx.HTTPTransport:
-        client = self
-
-        class Counting(httpx.HTTPTransport):
-            def handle_request(self, request: httpx.Request) -> httpx.Response:
-                with client.lock:
-                    client.attempts += 1
-                try:
-                    return super().handle_request(request)
-                except httpx.TransportError:
-                    with client.lock:
-                        client.failed_attempts += 1
-                    raise
-
-        return Counting()
-
-    def on_response(self, body: dict[str, Any]) -> None:
-        with self.lock:
-            self.answered.append(
-                {"id": body.get("id"), "at": time.time(), "fp": body.get("system_fingerprint")}
-            )
-
-
 def fresh_tasks(seed: int) -> Iterator[Task]:
     """Train-split family instances, every family in turn, seeds never used by an SFT set."""
     for block in itertools.count():
         yield from generate_tasks("train", 11, seed=SEED_BASE + 1000 * seed + block)
 
 
-def request_ids(store: Path) -> list[str]:
-    return [c.request_id for c in served_calls(store)] if store.is_file() else []
-
-
-def kill_and_restart(server: Server, restart: Restart, t0: float, store: Path) -> None:
-    try:
-        time.sleep(max(0.0, t0 + restart.kill_s - time.time()))
-        server.kill()
-        restart.killed_at = time.time()
-        restart.records_before = len(set(request_ids(store)))
-        saved = latest_weights(server.out / "learner")
-        restart.saved_version = saved.version if saved else None
-        print(
-            f"[{restart.killed_at - t0:6.1f}s] SIGKILLed the server: {restart.records_before} "
-            f"requests recorded, newest saved weights v{restart.saved_version or 0}; restarting",
-            flush=True,
-        )
-        restart.ready_at = server.start()
-        said = [line for line in server.log_tail(40).splitlines() if line.startswith("serving")]
-        print(
-            f"[{restart.ready_at - t0:6.1f}s] server back after "
-            f"{restart.ready_at - restart.killed_at:.1f}s: {said[-1] if said else '?'}",
-            flush=True,
-        )
-    except Exception as e:  # reported and fails the demo; the client's retries end in time
-        restart.error = f"{type(e).__name__}: {e}"
-        print(f"restart failed: {restart.error}", file=sys.stderr, flush=True)
-    finally:
-        restart.done.set()
-
-
 def run_agent(
-    args: argparse.Namespace, server: Server, client: Client, restart: Restart | None, t0: float
+    args: argparse.Namespace,
+    server: Server,
+    client: Client,
+    restart: Restart | None,
+    t0: float,
+    tasks: Iterator[Task],
 ) -> dict[str, Any]:
     """Episodes until the minutes of serving are up (the outage does not count; one batch
     after the restart at least)."""
-    tasks = fresh_tasks(args.seed)
     first = next(tasks)
     policy = OpenAIPolicy(
         server.base_url,
@@ -348,16 +201,6 @@ def run_agent(
     }
 
 
-def lag_stats(updates: list[dict[str, Any]]) -> dict[str, Any]:
-    lags = [int(lag) for u in updates for lag in u.get("lags", [])]
-    return {
-        "samples": len(lags),
-        "mean": round(sum(lags) / len(lags), 3) if lags else None,
-        "max": max(lags, default=None),
-        "histogram": {str(k): v for k, v in sorted(Counter(lags).items())},
-    }
-
-
 def analyse(
     args: argparse.Namespace,
     out: Path,
@@ -400,6 +243,9 @@ def analyse(
             "seconds": [round(u["finished_at"] - u["started_at"], 1) for u in updates],
             "rewards": [u.get("reward") for u in updates],
             "at_s": [round(u["finished_at"] - t0, 1) for u in updates],
+            "samples": sum(int(u["samples"]) for u in updates),
+            "replayed": sum(int(u.get("replayed", 0)) for u in updates),
+            "on_expert_path": sum(int(u.get("on_expert_path", 0)) for u in updates),
         },
         "policy_lag": lag_stats(updates),
         "agent": agent | {"windows": agent_windows(agent["per_episode"], window)},
@@ -433,71 +279,16 @@ def analyse(
     return report, failures
 
 
-def _span(versions: list[int]) -> str:
-    if not versions:
-        return "-"
-    return f"v{versions[0]}" if len(versions) == 1 else f"v{versions[0]}-v{versions[-1]}"
-
-
-def agent_windows(episodes: list[dict[str, Any]], window_s: float) -> list[dict[str, Any]]:
-    """The client's episodes per window (by end time): how many, solved, ended by ``finish``."""
-    out: dict[int, dict[str, Any]] = {}
-    for e in episodes:
-        w = out.setdefault(
-            int(e["end_s"] // window_s),
-            {"start_s": int(e["end_s"] // window_s) * window_s, "episodes": 0, "solved": 0,
-             "finished": 0, "steps": 0},
-        )  # fmt: skip
-        w["episodes"] += 1
-        w["solved"] += int(e["solved"])
-        w["finished"] += int(e["status"] == "finished")
-        w["steps"] += int(e["steps"])
-    return [out[k] for k in sorted(out)]
-
-
-def print_report(report: dict[str, Any]) -> None:
-    served = report["served"]
-    print(f"\nserved validity per {served['window_s']:g} s window (the server's verdicts):")
-    for w in served["windows"]:
-        print(
-            f"  {w['start_s']:6.0f}-{w['end_s']:<6.0f}s  {w['valid']:4d}/{w['calls']:<4d} "
-            f"{100 * w['rate']:5.1f}%  versions {_span(w['versions'])}  {w['valid_tools']}"
-        )
-    print("per weights version (runs of versions when there are many):")
-    for b in served["version_bins"]:
-        name = f"v{b['first']}" + (f"-v{b['last']}" if b["last"] != b["first"] else "")
-        print(
-            f"  {name:<10} {b['valid']:4d}/{b['calls']:<4d} {100 * b['rate']:5.1f}%  "
-            f"{b['valid_tools']}"
-        )
-    print("the agent's episodes per window (client side, by end time):")
-    for w in report["agent"]["windows"]:
-        print(
-            f"  from {w['start_s']:6.0f}s  {w['episodes']:3d} episodes, {w['solved']} solved, "
-            f"{w['finished']} ended by finish, {w['steps']} steps"
-        )
-    r, u, lag = report["requests"], report["updates"], report["policy_lag"]
-    print(
-        f"updates {u['count']} (last v{u['last_version']}), policy lag mean {lag['mean']} "
-        f"max {lag['max']} {lag['histogram']}"
-    )
-    print(
-        f"requests: {r['client_attempts']} attempts ({r['client_failed_attempts']} failed), "
-        f"{r['client_answered']} answered, {r['recorded']} recorded, lost {r['lost']}"
-    )
-    if "restart" in report:
-        s = report["restart"]
-        print(
-            f"restart: killed at {s['killed_s']}s, back at {s['ready_s']}s; records "
-            f"{s['records_before']} before / {s['records_after']} after; versions: "
-            f"v{s['max_version_before']} served before, v{s['saved_version_at_kill']} saved, "
-            f"v{s['first_version_after']} first after"
-        )
-
-
 def clean(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("served.jsonl", "episodes.jsonl", "online.json", "online.png", "answered.txt"):
+    for name in (
+        "served.jsonl",
+        "episodes.jsonl",
+        "online.json",
+        "online.png",
+        "answered.txt",
+        "tasks.jsonl",
+    ):
         (out / name).unlink(missing_ok=True)
     for log in out.glob("server-*.log"):
         log.unlink()
@@ -508,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
     clean(out)
+    tasks = fresh_tasks(args.seed)
+    listed = list(itertools.islice(tasks, TASKS_PER_MINUTE * max(1, round(args.minutes))))
+    save_task_file(listed, out / "tasks.jsonl")  # what the server replays (more are drawn after)
     server = Server(args, out, args.port or free_port())
     print(f"starting: {' '.join(server.command())}", flush=True)
     try:
@@ -525,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         killer.start()
     try:
-        agent = run_agent(args, server, client, restart, t0)
+        agent = run_agent(args, server, client, restart, t0, itertools.chain(listed, tasks))
         if killer is not None:
             killer.join()
     finally:

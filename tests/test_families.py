@@ -35,7 +35,8 @@ from agent_rl.tasks.families import validate_task
 
 PER_FAMILY = 50
 SAMPLES = {
-    split: generate_tasks(split, PER_FAMILY * len(FAMILIES), seed=7) for split in ("train", "test")
+    split: generate_tasks(split, PER_FAMILY * len(FAMILIES), seed=7)
+    for split in ("train", "val", "test")
 }
 
 
@@ -55,7 +56,7 @@ def _tokens(task: Task) -> set[str]:
     return {t for text in _texts(task) for t in re.findall(r"[^\W\d_]+", text.lower())}
 
 
-@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("split", ["train", "val", "test"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_every_instance_is_valid_at_every_step_and_solved(family: str, split: str) -> None:
     tasks = [t for t in SAMPLES[split] if _family(t) == family]
@@ -123,24 +124,30 @@ def test_deterministic_by_seed_and_different_across_seeds() -> None:
     assert [_family(t) for t in other] == [_family(t) for t in again]  # round-robin order
 
 
-def test_splits_use_disjoint_seed_streams_and_ids() -> None:
-    train, test = SAMPLES["train"], SAMPLES["test"]
-    assert not {t.id for t in train} & {t.id for t in test}
-    assert not {t.prompt for t in train} & {t.prompt for t in test}
-    assert not {(p, c) for t in train for p, c in t.files.items()} & {
-        (p, c) for t in test for p, c in t.files.items()
+@pytest.mark.parametrize(("a", "b"), [("train", "test"), ("train", "val"), ("val", "test")])
+def test_splits_use_disjoint_seed_streams_and_ids(a: str, b: str) -> None:
+    one, two = SAMPLES[a], SAMPLES[b]
+    assert not {t.id for t in one} & {t.id for t in two}
+    assert not {t.prompt for t in one} & {t.prompt for t in two}
+    assert not {(p, c) for t in one for p, c in t.files.items()} & {
+        (p, c) for t in two for p, c in t.files.items()
     }
+    assert {t.split for t in one} == {a} and {t.split for t in two} == {b}
 
 
 def test_pools_are_disjoint_and_each_split_uses_only_its_own() -> None:
-    train, test = POOLS["train"], POOLS["test"]
-    assert not set(train.words) & set(test.words)
-    assert not set(train.unicode) & set(test.unicode)
-    assert len(test.words) >= 40 and len(train.words) >= 2 * len(test.words) - 2
-    for split, other in (("train", test), ("test", train)):
-        held = set(other.words) | {  # words of the fragments ("°C" has none: "c" is too short)
-            w
-            for frag in other.unicode
+    train, val, test = POOLS["train"], POOLS["val"], POOLS["test"]
+    for x, y in ((train, test), (train, val), (val, test)):
+        assert not set(x.words) & set(y.words)
+        assert not set(x.unicode) & set(y.unicode)
+    assert len(test.words) >= 40 and len(val.words) >= 40
+    assert len(train.words) >= 2 * len(test.words) - 2
+    for split in ("train", "val", "test"):
+        others = [POOLS[s] for s in ("train", "val", "test") if s != split]  # type: ignore[index]
+        held = {w for o in others for w in o.words} | {  # words of the fragments ("°C" has
+            w  # none: "c" is too short)
+            for o in others
+            for frag in o.unicode
             for w in re.findall(r"[^\W\d_]+", frag.lower())
             if len(w) > 1
         }
@@ -150,7 +157,7 @@ def test_pools_are_disjoint_and_each_split_uses_only_its_own() -> None:
             leaked = tokens & held
             assert not leaked, (task.id, sorted(leaked))
             text = "\n".join(_texts(task))
-            assert not [f for f in other.unicode if f in text], task.id
+            assert not [f for o in others for f in o.unicode if f in text], task.id
             used.update(tokens & set(POOLS[split].words))
         assert len(used) >= 0.9 * len(POOLS[split].words), split  # the pool is really drawn on
 
@@ -158,7 +165,7 @@ def test_pools_are_disjoint_and_each_split_uses_only_its_own() -> None:
 def test_the_handwritten_suite_shares_no_prompt_and_no_pool_word() -> None:
     handwritten = load_tasks()
     assert not {t.prompt for t in handwritten} & {t.prompt for s in SAMPLES.values() for t in s}
-    words = set(POOLS["train"].words) | set(POOLS["test"].words)
+    words = {w for pool in POOLS.values() for w in pool.words}
     assert not {w for t in handwritten for w in _tokens(t)} & words
 
 
@@ -236,7 +243,7 @@ def test_jsonl_round_trip_and_bad_files(tmp_path: Path) -> None:
 
 
 def test_bad_arguments_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="'train' or 'test'"):
+    with pytest.raises(ConfigError, match="'train', 'val' or 'test'"):
         generate_tasks("validation", 3)
     with pytest.raises(ConfigError, match="unknown families"):
         generate_tasks("train", 3, families=["nope"])

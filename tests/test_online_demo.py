@@ -111,6 +111,10 @@ def test_online_demo_loses_nothing_across_a_kill_and_counts_the_version_on(tmp_p
         f"resumed weights v{restart['saved_version_at_kill']}" in (out / "server-2.log").read_text()
     )
     assert report["updates"]["count"] >= 1
+    # the server was given the agent's tasks and replayed its episodes for their state
+    assert "tasks replayed for their state" in (out / "server-1.log").read_text()
+    assert report["updates"]["replayed"] >= 1
+    assert report["updates"]["replayed"] <= report["updates"]["samples"]
     assert report["policy_lag"]["max"] is not None and report["policy_lag"]["max"] <= 1
 
     # the JSON and PNG agree with the store

@@ -352,3 +352,42 @@ def test_tools_the_client_lists_itself_are_scored_but_left_out_of_the_template(
     assert step.messages == policy.tokenizer.apply_chat_template(
         template_messages(messages), tokenize=False, add_generation_prompt=True
     )  # the learner trains on the prompt the model saw
+
+
+def test_served_episodes_of_known_tasks_are_learned_from_in_their_state(tiny, tmp_path) -> None:
+    from agent_rl.prompts import build_messages
+    from agent_rl.runtime.online import OnlineLearner
+    from agent_rl.runtime.online_state import read_updates
+    from agent_rl.tasks import generate_tasks, make_sandbox
+
+    (task,) = generate_tasks("train", 1, seed=3, families=["write_exact"])
+    sandbox = make_sandbox(task)
+    tools = [t.to_openai() for t in sandbox.tools]
+    history = []
+    for call in task.expert[:2]:  # the client's episode so far: the expert's first calls
+        history.append((render_call(call, "react"), sandbox.step(call).content))
+    store, out = tmp_path / "s.jsonl", tmp_path / "online"
+    served = ServedPolicy(HFPolicy(str(tiny), max_new_tokens=8), name="tiny", template_tools=False)
+    with BackgroundServer(create_serve_app(served, store=store, format="react")) as server:
+        url = f"{server.base_url}/chat/completions"
+        for k in (1, 2):  # its steps 1 and 2 (the system prompt left out: a short context)
+            messages = build_messages(task.prompt, history[:k], sandbox.tools, "react")[1:]
+            ask = {"model": "tiny", "messages": messages, "tools": tools, "max_tokens": 8}
+            assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        assert httpx.post(url, json=ASK_GCD, timeout=60).status_code == 200  # other traffic
+    learner = OnlineLearner(
+        served, store, out, tasks=[task], max_completion_length=8, learning_rate=1e-2
+    )
+    first, second, other = learner.fresh_steps()[0]
+    state = make_sandbox(task)
+    state.step(task.expert[0])
+    assert first.state == json.dumps(state.snapshot(), ensure_ascii=False)
+    assert first.target == render_call(task.expert[1], "react")  # the expert's call: reference
+    assert first.task_id == second.task_id == task.id
+    assert second.target == render_call(task.expert[2], "react") and second.state
+    assert (other.state, other.target) == ("", None)  # not a task's episode: schema only
+    update = learner.update()  # one GRPO step on the default rewards (ONLINE_REWARDS)
+    assert update is not None and update.result is not None and update.result.global_step == 1
+    assert (update.replayed, update.on_expert_path) == (2, 2)
+    (row,) = read_updates(out)
+    assert (row["samples"], row["replayed"], row["on_expert_path"]) == (3, 2, 2)

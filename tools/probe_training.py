@@ -51,8 +51,8 @@ def _args() -> argparse.Namespace:
         "--split",
         choices=["test", "val"],
         default="test",
-        help="eval: 'val' scores validation instances instead (train word pools, unseen seeds: "
-        "tools/train_start.py): for choosing settings without looking at the test split",
+        help="eval: 'val' scores validation instances instead (the val split's own word pools, "
+        "unseen seeds: tools/train_start.py): for choosing settings without the test split",
     )
     args = p.parse_args()
     if args.stage != "eval" and not args.out:

@@ -6,9 +6,11 @@
 1. ``build_tiny_model`` (seed 0) — the untrained base;
 2. SFT on a FIXED set of N generated train-split family episodes (the demo's expert set:
    ``families=N, data_seed=seed``), a checkpoint every ``--every`` steps;
-3. each checkpoint scored on VALIDATION instances — train word pools, seeds from
-   :data:`VALIDATION_SEED` on, never trained on and not the test split — sampled at T=1.0, so
-   the plateau is read off without looking at held-out test data;
+3. each checkpoint scored on VALIDATION instances — the ``val`` split's own word pools, seeds
+   from :data:`VALIDATION_SEED` on, never trained on and not the test split — sampled at
+   T=1.0, so the plateau is read off without looking at held-out test data (the shipped
+   recipe's curve predates the ``val`` pools: it was read on train word pools, ``"split":
+   "train"``);
 4. the final weights and tokenizer copied to ``--out`` (default: the package's
    ``agent_rl/_weights/tiny-sft``) with ``recipe.json``: the settings, CPU seconds and the
    validation curve. The demo checks its own settings against that recipe.
@@ -34,13 +36,15 @@ KEEP = ("config.json", "generation_config.json", "model.safetensors", "tokenizer
         "tokenizer_config.json", "chat_template.jinja")  # fmt: skip
 
 
-def validation_states(n: int) -> list[Any]:
-    """States of ``n`` validation instances: train word pools, unseen seeds (relabelled held
-    out for :func:`held_out_states`, which refuses training tasks: none of these was trained on)."""
+def validation_states(n: int, split: str = "val") -> list[Any]:
+    """States of ``n`` validation instances (relabelled held out for :func:`held_out_states`,
+    which refuses training tasks: none of these was trained on): the validation split's own
+    word pools (``val``, unseen words like the test split's), or ``train``: the train word
+    pools at unseen seeds (what the shipped start's recipe measured; memorised words)."""
     from agent_rl.evaluation.states import held_out_states
     from agent_rl.tasks import generate_tasks
 
-    tasks = generate_tasks("train", n, seed=VALIDATION_SEED)
+    tasks = generate_tasks(split, n, seed=VALIDATION_SEED)
     return held_out_states(("react",), [t.model_copy(update={"split": "test"}) for t in tasks])
 
 
@@ -134,6 +138,7 @@ def main() -> None:
         "train_cpu_seconds": result.get("train_cpu_seconds"),
         "validation": {
             "instances": args.val,
+            "split": "val",
             "seed": VALIDATION_SEED,
             "calls": args.val_calls,
             "temperature": 1.0,

@@ -14,6 +14,11 @@ Restarts resume: each new version is saved to ``--output_dir`` (``weights-v<N>/`
 ``--output_dir`` serves the newest saved version and counts on from it, whether it was stopped
 or killed. ``--fresh`` starts from ``MODEL`` at version 0 instead. The work is done by
 ``agent_rl.runtime.online.OnlineLearner``.
+
+``--tasks FILE`` (JSONL, as ``agent-rl tasks generate`` writes it): the tasks the clients run.
+A served conversation whose first user message is one of their prompts, and whose observations
+a replay in that task's sandbox reproduces, is learned from with the episode's state (validity
+in the workspace) and, while it follows the task's expert, the expert's tool at that step.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         action="store_true",
         help="start from MODEL at version 0 even when --output_dir holds saved versions",
     )
+    p.add_argument(
+        "--tasks",
+        metavar="FILE.jsonl",
+        help="the tasks the clients run: their served episodes are scored in the sandbox state",
+    )
     p.add_argument("--max-lag", type=int, default=1, help="oldest weights version to learn from")
     p.add_argument("--max-prompts", type=int, default=8, help="served steps per update")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between store checks")
@@ -60,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
     from agent_rl.runtime import ServedPolicy, create_serve_app
     from agent_rl.runtime.online import OnlineLearner, resume
     from agent_rl.runtime.server import run_foreground
+    from agent_rl.tasks import load_task_file
 
     if not args.store:
         raise ConfigError("online learning needs --store: it learns from the recorded requests")
+    tasks = load_task_file(args.tasks) if args.tasks else []
     model, saved = (args.model, None) if args.fresh else resume(args.output_dir, args.model)
     policy = HFPolicy(model, device=args.device, max_new_tokens=args.max_tokens)
     served = ServedPolicy(
@@ -79,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         max_lag=args.max_lag,
         max_prompts=args.max_prompts,
         learned=saved.learned if saved else None,
+        tasks=tasks,
         learning_rate=args.learning_rate,
         num_generations=args.num_generations,
         per_device_train_batch_size=args.num_generations,
@@ -90,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     start = f"resumed weights v{saved.version} from {saved.path}" if saved else "weights v0"
     print(
         f"serving {served.name!r} on http://{args.host}:{args.port}/v1 ({start}), learning "
-        f"from {args.store} (max lag {args.max_lag})",
+        f"from {args.store} (max lag {args.max_lag}"
+        + (f"; {len(tasks)} tasks replayed for their state)" if tasks else ")"),
         flush=True,
     )
     try:

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     g = actions.add_parser("generate", help="write N validated instances as JSONL")
-    g.add_argument("--split", choices=("train", "test"), required=True)
+    g.add_argument("--split", choices=("train", "val", "test"), required=True)
     g.add_argument("--n", type=int, required=True, help="how many instances")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True, metavar="FILE", help="the JSONL file to write")

@@ -9,7 +9,12 @@ weights swapped into the serving policy after each update.
    request's tools unless they were served outside it) and runs one GRPO update on them with
    trl's ``GRPOTrainer`` through :func:`agent_rl.training.train_grpo` — the completions are
    sampled from the learner's current weights and scored by the strict scorer against the
-   request's tools (``arguments_valid``: there is no sandbox state behind served traffic);
+   request's tools (:data:`ONLINE_REWARDS`). Given the ``tasks`` its clients run, a served
+   conversation that is one of their episodes is replayed in the task's sandbox
+   (``runtime.replay``): its completions are scored in the episode's state too and, while the
+   episode follows the task's expert, against the expert's tool at that step — validity alone
+   is won by a call that is valid anywhere (``run_tests``), which is what served traffic
+   without tasks is left with;
 3. saves the new weights with their version in ``output_dir`` (``runtime.online_state``: a
    folder renamed into place, then ``latest.json`` replaced atomically) and only then loads them
    into the served policy between requests (``ServedPolicy.swap_weights``), so every later
@@ -38,15 +43,23 @@ from pathlib import Path
 from typing import Any
 
 from agent_rl.errors import ConfigError
+from agent_rl.formats import render_call
 from agent_rl.policies import HFPolicy
 from agent_rl.runtime.online_state import SavedWeights, latest_weights, log_update, save_weights
+from agent_rl.runtime.replay import TaskReplayer
 from agent_rl.runtime.serve import ServedPolicy, template_messages
+from agent_rl.tasks import Task
 from agent_rl.training import TrainResult, train_grpo
 from agent_rl.training.data import StepExample
-from agent_rl.training.rewards import arguments_valid
-from agent_rl.trajectories import TrajectoryStore
+from agent_rl.training.rewards import (
+    arguments_valid,
+    expert_tool_arguments,
+    state_valid,
+    valid_expert_tool,
+)
+from agent_rl.trajectories import Step, Trajectory, TrajectoryStore
 
-__all__ = ["OnlineLearner", "OnlineUpdate", "resume"]
+__all__ = ["ONLINE_REWARDS", "OnlineLearner", "OnlineUpdate", "resume"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +73,16 @@ DEFAULTS: dict[str, Any] = {  # one small on-policy GRPO update per call, CPU-fr
     "logging_steps": 1,
     "save_strategy": "no",
 }
+ONLINE_REWARDS: tuple[Callable[..., list[float | None]], ...] = (
+    arguments_valid,
+    state_valid,
+    expert_tool_arguments,
+    valid_expert_tool,
+)
+"""Summed with weight 1: a sample without a replayed state scores 2 × schema-valid (the state
+check is skipped); with a state, schema-valid + valid in the state; on the expert's path also
+the expert's tool with valid arguments + that call fully valid. Every completion of one prompt
+gets the same terms, so the group-relative advantages compare like with like."""
 
 
 @dataclass
@@ -70,6 +93,10 @@ class OnlineUpdate:
     samples: int
     lags: list[int] = field(default_factory=list)
     result: TrainResult | None = None
+    replayed: int = 0
+    """Samples replayed in their task's sandbox (scored in the episode's state)."""
+    on_expert_path: int = 0
+    """Replayed samples scored against the expert's call at their step too."""
 
     @property
     def max_lag(self) -> int:
@@ -86,7 +113,8 @@ def resume(output_dir: str | os.PathLike[str], model: str) -> tuple[str, SavedWe
 class OnlineLearner:
     """GRPO on served traffic; ``settings`` are ``GRPOSettings`` fields (``output_dir`` too).
 
-    ``learned``: samples already learned from (``SavedWeights.learned``, when resuming)."""
+    ``learned``: samples already learned from (``SavedWeights.learned``, when resuming);
+    ``tasks``: the tasks the clients run, whose served episodes are replayed for their state."""
 
     def __init__(
         self,
@@ -96,8 +124,9 @@ class OnlineLearner:
         *,
         max_lag: int = 1,
         max_prompts: int = 8,
-        reward_funcs: Sequence[Callable[..., list[float | None]]] = (arguments_valid,),
+        reward_funcs: Sequence[Callable[..., list[float | None]]] = ONLINE_REWARDS,
         learned: dict[str, int] | None = None,
+        tasks: Sequence[Task] = (),
         **settings: Any,
     ) -> None:
         if not isinstance(served.policy, HFPolicy):
@@ -119,6 +148,7 @@ class OnlineLearner:
         self.tokenizer = copy.deepcopy(policy.tokenizer)  # trl changes its settings
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.replayer = TaskReplayer(tasks) if tasks else None
         self.updates: list[OnlineUpdate] = []
         self._used: dict[str, int] = dict(learned or {})  # learned from once: key -> version
 
@@ -128,9 +158,8 @@ class OnlineLearner:
         if not self.store.is_file():
             return [], [], []
         current = self.served.weights_version
-        found: list[tuple[StepExample, int, str]] = []
+        found: list[tuple[Trajectory, Step, int, str]] = []
         for traj in TrajectoryStore(self.store).read(on_error="skip"):
-            tools = traj.tools
             for i, step in enumerate(traj.steps):
                 version = step.extra.get("weights_version")
                 key = f"{traj.id}:{i}"
@@ -138,26 +167,35 @@ class OnlineLearner:
                     continue
                 if not 0 <= current - version <= self.max_lag or key in self._used:
                     continue  # too old (or from a later run's numbering), or learned from
-                prompt = self.tokenizer.apply_chat_template(
-                    template_messages(list(step.messages)),
-                    tools=(tools or None) if self.served.template_tools else None,
-                    tokenize=False,
-                    add_generation_prompt=True,
-                )
-                example = StepExample(
-                    messages=prompt,  # type: ignore[arg-type]  # a text prompt, as served
-                    target=step.raw_output if step.verdict.valid else None,
-                    state="",
-                    tools=json.dumps(tools, ensure_ascii=False),
-                    fmt=traj.format,
-                    task_id=str(traj.metadata.extra.get("conversation_id", traj.id)),
-                    step=step.index,
-                    expects_call=bool(tools),
-                    origin="served",
-                )
-                found.append((example, version, key))
+                found.append((traj, step, version, key))
         found = found[-self.max_prompts :]
-        return [e for e, _, _ in found], [v for _, v, _ in found], [k for _, _, k in found]
+        examples = [self._example(traj, step) for traj, step, _, _ in found]
+        return examples, [v for _, _, v, _ in found], [k for _, _, _, k in found]
+
+    def _example(self, traj: Trajectory, step: Step) -> StepExample:
+        """A served step as a GRPO prompt: the text the served model saw; the episode's state and
+        the expert's call as the reference where the step replays in one of ``tasks``."""
+        prompt = self.tokenizer.apply_chat_template(
+            template_messages(list(step.messages)),
+            tools=(traj.tools or None) if self.served.template_tools else None,
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        replayed = self.replayer.replay(step.messages, traj.format) if self.replayer else None
+        expert = replayed.expert_call if replayed else None
+        return StepExample(
+            messages=prompt,  # type: ignore[arg-type]  # a text prompt, as served
+            target=render_call(expert, traj.format) if expert else None,  # the reference
+            state=replayed.state_json if replayed else "",
+            tools=json.dumps(traj.tools, ensure_ascii=False),
+            fmt=traj.format,
+            task_id=replayed.task.id
+            if replayed
+            else str(traj.metadata.extra.get("conversation_id", traj.id)),
+            step=step.index,
+            expects_call=bool(traj.tools),
+            origin="served",
+        )
 
     def update(self) -> OnlineUpdate | None:
         """One GRPO update on the freshest served steps, saved, then swapped in (``None``:
@@ -180,7 +218,14 @@ class OnlineLearner:
         self._used = {k: v for k, v in self._used.items() if v >= oldest}
         save_weights(self.output_dir, self.model, self.served_tokenizer, version, self._used)
         self.served.swap_weights(self.model.state_dict(), version=version)
-        done = OnlineUpdate(version, len(steps), [base - v for v in versions], result)
+        done = OnlineUpdate(
+            version,
+            len(steps),
+            [base - v for v in versions],
+            result,
+            replayed=sum(bool(s.state) for s in steps),
+            on_expert_path=sum(s.target is not None for s in steps),
+        )
         self.updates.append(done)
         reward = result.metrics.get("reward") if result is not None else None
         log_update(
@@ -189,15 +234,20 @@ class OnlineLearner:
                 "version": version,
                 "samples": len(steps),
                 "lags": done.lags,
+                "replayed": done.replayed,
+                "on_expert_path": done.on_expert_path,
                 "reward": reward,
                 "started_at": started,
                 "finished_at": time.time(),
             },
         )
         log.info(
-            "online update -> weights v%d on %d served prompts, policy lag <= %d",
+            "online update -> weights v%d on %d served prompts (%d replayed, %d on the expert's "
+            "path), policy lag <= %d",
             version,
             len(steps),
+            done.replayed,
+            done.on_expert_path,
             done.max_lag,
         )
         return done

@@ -24,7 +24,14 @@ from agent_rl.evaluation.plot import save_figure
 from agent_rl.evaluation.stats import Rate
 from agent_rl.trajectories import TrajectoryStore
 
-__all__ = ["ServedCall", "plot_served", "served_calls", "summarize", "version_bins"]
+__all__ = [
+    "ServedCall",
+    "lag_stats",
+    "plot_served",
+    "served_calls",
+    "summarize",
+    "version_bins",
+]
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,17 @@ def version_bins(summary: dict[str, Any], max_bins: int = 12) -> list[dict[str, 
             }
         )
     return bins
+
+
+def lag_stats(updates: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The policy lag of every sample the updates learned from (rows of ``updates.jsonl``)."""
+    lags = [int(lag) for u in updates for lag in u.get("lags", [])]
+    return {
+        "samples": len(lags),
+        "mean": round(sum(lags) / len(lags), 3) if lags else None,
+        "max": max(lags, default=None),
+        "histogram": {str(k): v for k, v in sorted(Counter(lags).items())},
+    }
 
 
 def plot_served(

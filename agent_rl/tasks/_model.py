@@ -18,7 +18,7 @@ from agent_rl.verdicts import ToolCall
 
 __all__ = ["Split", "Task", "make_sandbox"]
 
-Split = Literal["train", "test"]
+Split = Literal["train", "val", "test"]
 
 
 class Task(BaseModel):

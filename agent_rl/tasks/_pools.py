@@ -1,9 +1,12 @@
-"""Word and text-fragment pools of the procedural families, split into train and test.
+"""Word and text-fragment pools of the procedural families: train, validation and test.
 
 Every name a family invents (file names, identifiers, keys) and every free text fragment
-(words inside contents, non-ASCII snippets) comes from one split's pool; the two pools are a
-fixed partition of the lists below, so a held-out instance's names and contents were never
-seen in training. Structural text (folder names, extensions, the shapes of code lines and
+(words inside contents, non-ASCII snippets) comes from one split's pool; the train and test
+pools are a fixed partition of the first lists below and the validation pool is a list of its
+own, so a held-out instance's names and contents were never seen in training, and settings can
+be chosen on unseen words (``val``) without looking at the test split.
+
+Structural text (folder names, extensions, the shapes of code lines and
 prompts) is shared by both splits: that is the skill being learnt. ``Gen`` wraps a seeded
 ``random.Random`` and a pool and draws names and content lines from them; ``Draft`` is what a
 family returns. Not the families themselves (:mod:`agent_rl.tasks.families`).
@@ -72,6 +75,32 @@ _UNICODE = (
     "façade",
     "Kraków",
 )
+# The validation split's own words and fragments (added later than the lists above, so that
+# the train/test partition, and everything trained on it, stayed as it was).
+_VAL_WORDS = (  # noqa: SIM905
+    "acorn bramble crayon dolphin emerald fossil garnet hickory indigo juniper kayak lichen "
+    "mango nutmeg opal pelican quinoa radish sequoia tulip vanilla wasabi zucchini apricot "
+    "bluebell cobalt damson fennel ginger hemlock jasmine kumquat lilac mimosa nettle peony "
+    "quince rosemary saffron tamarind verbena wisteria barley clover daisy beetle cricket "
+    "mantis plover condor puffin starling sparrow"
+).split()
+_VAL_UNICODE = (
+    "crème",
+    "Göteborg",
+    "smörgåsbord",
+    "ñandú",
+    "Αθήνα",
+    "東京",
+    "🌟",
+    "✔",
+    "≠",
+    "÷",
+    "¥",
+    "§",
+    "Łódź",
+    "jalapeño",
+    "Dvořák",
+)
 # Shared structure: folders and extensions appear in both splits.
 DIRS = ("src", "app", "lib", "docs", "config", "scripts", "data", "tools", "templates")
 _TEXT_EXT = (".py", ".txt", ".md", ".cfg", ".csv", ".ini", ".bat")
@@ -97,7 +126,7 @@ class Pool:
     unicode: tuple[str, ...]
 
 
-def _partition(items: tuple[str, ...]) -> dict[Split, tuple[str, ...]]:
+def _partition(items: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """Every third item (from the second) is held out; the rest is for training."""
     return {
         "train": tuple(x for i, x in enumerate(items) if i % 3 != 1),
@@ -106,8 +135,9 @@ def _partition(items: tuple[str, ...]) -> dict[Split, tuple[str, ...]]:
 
 
 POOLS: dict[Split, Pool] = {
-    split: Pool(_partition(_WORDS)[split], _partition(_UNICODE)[split])
-    for split in ("train", "test")
+    "train": Pool(_partition(_WORDS)["train"], _partition(_UNICODE)["train"]),
+    "val": Pool(tuple(_VAL_WORDS), _VAL_UNICODE),
+    "test": Pool(_partition(_WORDS)["test"], _partition(_UNICODE)["test"]),
 }
 
 

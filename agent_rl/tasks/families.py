@@ -74,11 +74,9 @@ def validate_task(task: Task) -> None:
 
 
 def _check_split(split: str) -> Split:
-    if split == "train":
-        return "train"
-    if split == "test":
-        return "test"
-    raise ConfigError(f"split {split!r} is not supported; use 'train' or 'test'")
+    if split in ("train", "val", "test"):
+        return split  # type: ignore[return-value]
+    raise ConfigError(f"split {split!r} is not supported; use 'train', 'val' or 'test'")
 
 
 def build_task(family: str, split: str, seed: int, k: int) -> Task:

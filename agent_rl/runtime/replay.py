@@ -1,0 +1,121 @@
+"""Sandbox state for served traffic: find the task a served conversation is an episode of, and
+replay the conversation in that task's sandbox up to a step.
+
+A server sees messages, not a workspace. When it is given the tasks its clients run
+(``agent-rl online --tasks FILE``), a conversation whose first user message is a task's prompt
+is replayed: each assistant message is scored against the task's sandbox tools and stepped
+exactly as the agent loop steps it (:func:`agent_rl.agent.advance`), and every observation the
+replay produces must be the one the client sent back — otherwise the conversation is not that
+task's episode (another workspace, another agent) and it gets no state (``None``). What a replay
+gives a learner: the sandbox state before the step (so rewards can check validity in the
+episode's state, as offline training does) and, while every valid call so far was the expert's
+next one, the expert's call at this step (so a reward can keep the policy on the call the step
+needs rather than on a call that is valid anywhere).
+
+Not here: serving, recording or training (``runtime.online`` uses this).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent_rl.agent import advance
+from agent_rl.formats import Format
+from agent_rl.policies.openai import message_text
+from agent_rl.prompts import observation_message
+from agent_rl.scorer import scorer_for
+from agent_rl.tasks import Task, make_sandbox
+from agent_rl.verdicts import ToolCall
+
+__all__ = ["Replayed", "TaskReplayer"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A served step placed in its task's episode."""
+
+    task: Task
+    state: dict[str, Any]
+    """The sandbox snapshot before the step (``CodingSandbox.snapshot()``)."""
+    expert_call: ToolCall | None
+    """The expert's call at this step while the episode follows the expert (every valid call so
+    far was the expert's next one), else ``None``."""
+    valid_calls: int
+    """Valid calls replayed before the step."""
+
+    @property
+    def state_json(self) -> str:
+        return json.dumps(self.state, ensure_ascii=False)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+class TaskReplayer:
+    """Replays served conversations of ``tasks`` in their sandboxes."""
+
+    def __init__(self, tasks: Sequence[Task]) -> None:
+        self._by_prompt: dict[str, list[Task]] = {}
+        for task in tasks:
+            self._by_prompt.setdefault(task.prompt, []).append(task)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_prompt.values())
+
+    def candidates(self, messages: Sequence[dict[str, Any]]) -> list[Task]:
+        """The tasks whose prompt is the conversation's first user message."""
+        user = next((m for m in messages if isinstance(m, dict) and m.get("role") == "user"), None)
+        return list(self._by_prompt.get(_text(user.get("content")), ())) if user else []
+
+    def replay(self, messages: Sequence[dict[str, Any]], fmt: Format) -> Replayed | None:
+        """The state before the step whose prompt is ``messages`` (the request's messages, the
+        assistant's in the served format ``fmt``), or ``None`` when no task's episode produces
+        exactly these observations."""
+        for task in self.candidates(messages):
+            replayed = self._replay(task, messages, fmt)
+            if replayed is not None:
+                return replayed
+        return None
+
+    def _replay(
+        self, task: Task, messages: Sequence[dict[str, Any]], fmt: Format
+    ) -> Replayed | None:
+        sandbox = make_sandbox(task)
+        scorer = scorer_for(sandbox.tools, fmt)
+        start = next(i for i, m in enumerate(messages) if m.get("role") == "user") + 1
+        turns = list(messages[start:])
+        if len(turns) % 2:  # an assistant message without its observation: not a request
+            return None
+        expert = list(task.expert)
+        on_path, valid = True, 0
+        for said, heard in zip(turns[::2], turns[1::2], strict=True):
+            if said.get("role") != "assistant" or sandbox.done:
+                return None
+            verdict = scorer.score(message_text(said, fmt), sandbox, expect_call=True)
+            observation, _ = advance(sandbox, verdict)
+            if observation is None:
+                return None  # a final answer ends an episode: nothing follows it
+            sent = observation_message(observation.content, fmt)["content"]
+            if _text(heard.get("content")) not in (sent, observation.content):  # user or tool
+                log.debug("task %s: the replay's observation differs from the client's", task.id)
+                return None
+            if verdict.valid and verdict.call is not None:
+                on_path = on_path and valid < len(expert) and _same(verdict.call, expert[valid])
+                valid += 1
+        if sandbox.done:
+            return None
+        next_expert = expert[valid] if on_path and valid < len(expert) else None
+        return Replayed(task, sandbox.snapshot(), next_expert, valid)
+
+
+def _same(a: ToolCall, b: ToolCall) -> bool:
+    return a.name == b.name and a.arguments == b.arguments
