@@ -375,8 +375,22 @@ def test_served_episodes_of_known_tasks_are_learned_from_in_their_state(tiny, tm
             ask = {"model": "tiny", "messages": messages, "tools": tools, "max_tokens": 8}
             assert httpx.post(url, json=ask, timeout=60).status_code == 200
         assert httpx.post(url, json=ASK_GCD, timeout=60).status_code == 200  # other traffic
+    from agent_rl.runtime.online import ONLINE_REWARDS
+
+    seen: list[str] = []
+
+    def prompts_seen(completions: list[Any], **kwargs: Any) -> list[float | None]:
+        seen.extend(kwargs["task_id"])
+        return [None] * len(completions)
+
     learner = OnlineLearner(
-        served, store, out, tasks=[task], max_completion_length=8, learning_rate=1e-2
+        served,
+        store,
+        out,
+        tasks=[task],
+        reward_funcs=[*ONLINE_REWARDS, prompts_seen],
+        max_completion_length=8,
+        learning_rate=1e-2,
     )
     first, second, other = learner.fresh_steps()[0]
     state = make_sandbox(task)
@@ -389,5 +403,6 @@ def test_served_episodes_of_known_tasks_are_learned_from_in_their_state(tiny, tm
     update = learner.update()  # one GRPO step on the default rewards (ONLINE_REWARDS)
     assert update is not None and update.result is not None and update.result.global_step == 1
     assert (update.replayed, update.on_expert_path) == (2, 2)
+    assert len(seen) == 3 * 2 and len(set(seen)) == 2  # every prompt in the one step, 2 each
     (row,) = read_updates(out)
     assert (row["samples"], row["replayed"], row["on_expert_path"]) == (3, 2, 2)

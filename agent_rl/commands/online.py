@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
         tasks=tasks,
         learning_rate=args.learning_rate,
         num_generations=args.num_generations,
-        per_device_train_batch_size=args.num_generations,
         max_completion_length=args.max_completion_length,
     )
     stop = threading.Event()

@@ -6,10 +6,11 @@ weights swapped into the serving policy after each update.
 1. reads the served steps from the store and keeps those produced by weights at most
    ``max_lag`` versions old (default 1), the newest ``max_prompts`` of them;
 2. rebuilds each step's prompt exactly as the served model saw it (the chat template, with the
-   request's tools unless they were served outside it) and runs one GRPO update on them with
-   trl's ``GRPOTrainer`` through :func:`agent_rl.training.train_grpo` — the completions are
-   sampled from the learner's current weights and scored by the strict scorer against the
-   request's tools (:data:`ONLINE_REWARDS`). Given the ``tasks`` its clients run, a served
+   request's tools unless they were served outside it) and runs one GRPO step on all of them
+   (``num_generations`` completions each) with trl's ``GRPOTrainer`` through
+   :func:`agent_rl.training.train_grpo` — the completions are sampled from the learner's
+   current weights and scored by the strict scorer against the request's tools
+   (:data:`ONLINE_REWARDS`). Given the ``tasks`` its clients run, a served
    conversation that is one of their episodes is replayed in the task's sandbox
    (``runtime.replay``): its completions are scored in the episode's state too and, while the
    episode follows the task's expert, against the expert's tool at that step — validity alone
@@ -66,7 +67,6 @@ log = logging.getLogger(__name__)
 DEFAULTS: dict[str, Any] = {  # one small on-policy GRPO update per call, CPU-friendly
     "max_steps": 1,
     "num_generations": 2,
-    "per_device_train_batch_size": 2,
     "max_completion_length": 64,
     "report_to": [],
     "disable_tqdm": True,
@@ -206,12 +206,14 @@ class OnlineLearner:
         started = time.time()
         base = self.served.weights_version
         self._used.update(zip(keys, versions, strict=True))
+        # every fresh prompt in the one step: trl's batch counts completions, not prompts
+        batch = int(self.settings["num_generations"]) * len(steps)
         result = train_grpo(
             (self.model, self.tokenizer),
             steps=steps,
             reward_funcs=self.reward_funcs,
             output_dir=str(self.output_dir),
-            **self.settings,
+            **{**self.settings, "per_device_train_batch_size": batch},
         )
         version = base + 1
         oldest = version - self.max_lag  # a restart needs only the keys it could learn again
