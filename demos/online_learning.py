@@ -245,7 +245,7 @@ def analyse(
             "at_s": [round(u["finished_at"] - t0, 1) for u in updates],
             "samples": sum(int(u["samples"]) for u in updates),
             "replayed": sum(int(u.get("replayed", 0)) for u in updates),
-            "on_expert_path": sum(int(u.get("on_expert_path", 0)) for u in updates),
+            "off_path": sum(int(u.get("off_path", 0)) for u in updates),
         },
         "policy_lag": lag_stats(updates),
         "agent": agent | {"windows": agent_windows(agent["per_episode"], window)},

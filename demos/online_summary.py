@@ -55,8 +55,8 @@ def print_report(report: dict[str, Any]) -> None:
     r, u, lag = report["requests"], report["updates"], report["policy_lag"]
     print(
         f"updates {u['count']} (last v{u['last_version']}) on {u['samples']} served samples, "
-        f"{u['replayed']} replayed in their task's state, {u['on_expert_path']} on the "
-        f"expert's path; policy lag mean {lag['mean']} max {lag['max']} {lag['histogram']}"
+        f"{u['replayed']} replayed on their task's expert path ({u['off_path']} off it left "
+        f"out); policy lag mean {lag['mean']} max {lag['max']} {lag['histogram']}"
     )
     print(
         f"requests: {r['client_attempts']} attempts ({r['client_failed_attempts']} failed), "

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agent_rl import HFPolicy, TrajectoryStore, load_tasks, render_call
+from agent_rl import HFPolicy, ToolCall, TrajectoryStore, load_tasks, render_call
 from agent_rl.runtime import BackgroundServer, ServedPolicy, create_serve_app
 from agent_rl.runtime.serve import template_messages
 
@@ -374,6 +374,13 @@ def test_served_episodes_of_known_tasks_are_learned_from_in_their_state(tiny, tm
             messages = build_messages(task.prompt, history[:k], sandbox.tools, "react")[1:]
             ask = {"model": "tiny", "messages": messages, "tools": tools, "max_tokens": 8}
             assert httpx.post(url, json=ask, timeout=60).status_code == 200
+        detour = make_sandbox(task)  # the expert's first call, then a valid detour
+        off = [history[0], ("Action: " + json.dumps({"name": "run_tests", "arguments": {}}), "")]
+        detour.step(task.expert[0])
+        off[1] = (off[1][0], detour.step(ToolCall(name="run_tests", arguments={})).content)
+        messages = build_messages(task.prompt, off, sandbox.tools, "react")[1:]
+        ask = {"model": "tiny", "messages": messages, "tools": tools, "max_tokens": 8}
+        assert httpx.post(url, json=ask, timeout=60).status_code == 200
         assert httpx.post(url, json=ASK_GCD, timeout=60).status_code == 200  # other traffic
     from agent_rl.runtime.online import ONLINE_REWARDS
 
@@ -392,7 +399,8 @@ def test_served_episodes_of_known_tasks_are_learned_from_in_their_state(tiny, tm
         max_completion_length=8,
         learning_rate=1e-2,
     )
-    first, second, other = learner.fresh_steps()[0]
+    first, second, other = learner.fresh_steps()[0]  # the detour is not learned from
+    assert learner.off_path == 1
     state = make_sandbox(task)
     state.step(task.expert[0])
     assert first.state == json.dumps(state.snapshot(), ensure_ascii=False)
@@ -402,7 +410,7 @@ def test_served_episodes_of_known_tasks_are_learned_from_in_their_state(tiny, tm
     assert (other.state, other.target) == ("", None)  # not a task's episode: schema only
     update = learner.update()  # one GRPO step on the default rewards (ONLINE_REWARDS)
     assert update is not None and update.result is not None and update.result.global_step == 1
-    assert (update.replayed, update.on_expert_path) == (2, 2)
+    assert (update.replayed, update.off_path) == (2, 1)
     assert len(seen) == 3 * 2 and len(set(seen)) == 2  # every prompt in the one step, 2 each
     (row,) = read_updates(out)
-    assert (row["samples"], row["replayed"], row["on_expert_path"]) == (3, 2, 2)
+    assert (row["samples"], row["replayed"], row["off_path"]) == (3, 2, 1)

@@ -12,10 +12,12 @@ weights swapped into the serving policy after each update.
    current weights and scored by the strict scorer against the request's tools
    (:data:`ONLINE_REWARDS`). Given the ``tasks`` its clients run, a served
    conversation that is one of their episodes is replayed in the task's sandbox
-   (``runtime.replay``): its completions are scored in the episode's state too and, while the
-   episode follows the task's expert, against the expert's tool at that step — validity alone
-   is won by a call that is valid anywhere (``run_tests``), which is what served traffic
-   without tasks is left with;
+   (``runtime.replay``), and while the episode follows the task's expert its completions are
+   rewarded as offline GRPO rewards them: the expert's tool at that step with valid arguments,
+   and that call valid in the episode's state. Replayed steps off the expert's path are not
+   learned from: validity alone is won by a call that is valid anywhere (``run_tests``, reading
+   the same file again — both measured, BENCHMARKS.md), which is all that traffic of unknown
+   tasks can be rewarded for;
 3. saves the new weights with their version in ``output_dir`` (``runtime.online_state``: a
    folder renamed into place, then ``latest.json`` replaced atomically) and only then loads them
    into the served policy between requests (``ServedPolicy.swap_weights``), so every later
@@ -52,15 +54,10 @@ from agent_rl.runtime.serve import ServedPolicy, template_messages
 from agent_rl.tasks import Task
 from agent_rl.training import TrainResult, train_grpo
 from agent_rl.training.data import StepExample
-from agent_rl.training.rewards import (
-    arguments_valid,
-    expert_tool_arguments,
-    state_valid,
-    valid_expert_tool,
-)
+from agent_rl.training.rewards import arguments_valid, expert_tool_arguments, valid_expert_tool
 from agent_rl.trajectories import Step, Trajectory, TrajectoryStore
 
-__all__ = ["ONLINE_REWARDS", "OnlineLearner", "OnlineUpdate", "resume"]
+__all__ = ["ONLINE_REWARDS", "OnlineLearner", "OnlineUpdate", "resume", "unknown_task_valid"]
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +70,26 @@ DEFAULTS: dict[str, Any] = {  # one small on-policy GRPO update per call, CPU-fr
     "logging_steps": 1,
     "save_strategy": "no",
 }
+
+
+def unknown_task_valid(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    """Schema validity (``arguments_valid``) for served steps of no known task's episode;
+    ``None`` where the step has the expert's call as its reference (the expert rewards score
+    those)."""
+    valid = arguments_valid(completions, **kwargs)
+    references = kwargs.get("reference") or [""] * len(completions)
+    return [None if r else v for v, r in zip(valid, references, strict=True)]
+
+
 ONLINE_REWARDS: tuple[Callable[..., list[float | None]], ...] = (
-    arguments_valid,
-    state_valid,
+    unknown_task_valid,
     expert_tool_arguments,
     valid_expert_tool,
 )
-"""Summed with weight 1: a sample without a replayed state scores 2 × schema-valid (the state
-check is skipped); with a state, schema-valid + valid in the state; on the expert's path also
-the expert's tool with valid arguments + that call fully valid. Every completion of one prompt
-gets the same terms, so the group-relative advantages compare like with like."""
+"""Summed with weight 1: a replayed step on the expert's path scores the expert's tool with
+schema-valid arguments + that call valid in the episode's state (0-2, the offline default); any
+other step schema validity (0-1). Every completion of one prompt gets the same terms, so the
+group-relative advantages compare like with like."""
 
 
 @dataclass
@@ -94,9 +101,10 @@ class OnlineUpdate:
     lags: list[int] = field(default_factory=list)
     result: TrainResult | None = None
     replayed: int = 0
-    """Samples replayed in their task's sandbox (scored in the episode's state)."""
-    on_expert_path: int = 0
-    """Replayed samples scored against the expert's call at their step too."""
+    """Samples replayed in their task's episode on the expert's path (scored against the
+    expert's call, in the episode's state)."""
+    off_path: int = 0
+    """Fresh served steps of a known task's episode off the expert's path: not learned from."""
 
     @property
     def max_lag(self) -> int:
@@ -150,11 +158,15 @@ class OnlineLearner:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.replayer = TaskReplayer(tasks) if tasks else None
         self.updates: list[OnlineUpdate] = []
+        self.off_path = 0
+        """Replayed steps off the expert's path the last ``fresh_steps`` left out."""
         self._used: dict[str, int] = dict(learned or {})  # learned from once: key -> version
 
     def fresh_steps(self) -> tuple[list[StepExample], list[int], list[str]]:
         """The newest served steps not learned from yet and at most ``max_lag`` versions old,
-        as GRPO prompts, with the weights version and a key of each."""
+        as GRPO prompts, with the weights version and a key of each; steps that replay in a
+        known task's episode off its expert's path are left out (``off_path`` counts them)."""
+        self.off_path = 0
         if not self.store.is_file():
             return [], [], []
         current = self.served.weights_version
@@ -168,20 +180,31 @@ class OnlineLearner:
                 if not 0 <= current - version <= self.max_lag or key in self._used:
                     continue  # too old (or from a later run's numbering), or learned from
                 found.append((traj, step, version, key))
-        found = found[-self.max_prompts :]
-        examples = [self._example(traj, step) for traj, step, _, _ in found]
-        return examples, [v for _, _, v, _ in found], [k for _, _, _, k in found]
+        picked: list[tuple[StepExample, int, str]] = []
+        for traj, step, version, key in reversed(found):  # newest first
+            example = self._example(traj, step)
+            if example is None:
+                self.off_path += 1
+                continue
+            picked.append((example, version, key))
+            if len(picked) == self.max_prompts:
+                break
+        picked.reverse()
+        return [e for e, _, _ in picked], [v for _, v, _ in picked], [k for _, _, k in picked]
 
-    def _example(self, traj: Trajectory, step: Step) -> StepExample:
+    def _example(self, traj: Trajectory, step: Step) -> StepExample | None:
         """A served step as a GRPO prompt: the text the served model saw; the episode's state and
-        the expert's call as the reference where the step replays in one of ``tasks``."""
+        the expert's call as the reference where the step replays in one of ``tasks`` on the
+        expert's path (``None`` off it)."""
+        replayed = self.replayer.replay(step.messages, traj.format) if self.replayer else None
+        if replayed is not None and replayed.expert_call is None:
+            return None
         prompt = self.tokenizer.apply_chat_template(
             template_messages(list(step.messages)),
             tools=(traj.tools or None) if self.served.template_tools else None,
             tokenize=False,
             add_generation_prompt=True,
         )
-        replayed = self.replayer.replay(step.messages, traj.format) if self.replayer else None
         expert = replayed.expert_call if replayed else None
         return StepExample(
             messages=prompt,  # type: ignore[arg-type]  # a text prompt, as served
@@ -225,8 +248,8 @@ class OnlineLearner:
             len(steps),
             [base - v for v in versions],
             result,
-            replayed=sum(bool(s.state) for s in steps),
-            on_expert_path=sum(s.target is not None for s in steps),
+            replayed=sum(s.target is not None for s in steps),
+            off_path=self.off_path,
         )
         self.updates.append(done)
         reward = result.metrics.get("reward") if result is not None else None
@@ -237,19 +260,19 @@ class OnlineLearner:
                 "samples": len(steps),
                 "lags": done.lags,
                 "replayed": done.replayed,
-                "on_expert_path": done.on_expert_path,
+                "off_path": done.off_path,
                 "reward": reward,
                 "started_at": started,
                 "finished_at": time.time(),
             },
         )
         log.info(
-            "online update -> weights v%d on %d served prompts (%d replayed, %d on the expert's "
-            "path), policy lag <= %d",
+            "online update -> weights v%d on %d served prompts (%d replayed on the expert's path, "
+            "%d off it left out), policy lag <= %d",
             version,
             len(steps),
             done.replayed,
-            done.on_expert_path,
+            done.off_path,
             done.max_lag,
         )
         return done
