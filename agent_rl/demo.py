@@ -4,7 +4,7 @@
 (``agent-rl demo``) run, offline on a CPU, in ``<out>/<name>/``::
 
     model/       the base model, random weights (the start's tokenizer and sizes)
-    sft_start/   the start: the tiny model SFT'd (1,200 steps) on a FIXED set of N generated
+    sft_start/   the start: the tiny model SFT'd (600 steps) on a FIXED set of N generated
                  family episodes — the shipped ``tiny-sft`` (``tools/train_start.py`` made it,
                  its recipe.json says how; the config's N and seed must match it), or, with
                  ``start=None``, train_sft here on the base for ``sft_steps``

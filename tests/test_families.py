@@ -30,9 +30,10 @@ from agent_rl.tasks import (
     make_sandbox,
     save_task_file,
 )
-from agent_rl.tasks._pools import POOLS, Gen
+from agent_rl.tasks._pools import POOLS, SYNTHETIC_WORDS, Gen, synthetic_words
 from agent_rl.tasks.families import validate_task
 
+SYNTHETIC = set(POOLS["train"].words[-SYNTHETIC_WORDS:])
 PER_FAMILY = 50
 SAMPLES = {
     split: generate_tasks(split, PER_FAMILY * len(FAMILIES), seed=7)
@@ -159,7 +160,19 @@ def test_pools_are_disjoint_and_each_split_uses_only_its_own() -> None:
             text = "\n".join(_texts(task))
             assert not [f for o in others for f in o.unicode if f in text], task.id
             used.update(tokens & set(POOLS[split].words))
-        assert len(used) >= 0.9 * len(POOLS[split].words), split  # the pool is really drawn on
+        real = [w for w in POOLS[split].words if w not in SYNTHETIC]  # synthetic: thousands
+        assert sum(w in used for w in real) >= 0.9 * len(real), split  # the pool is drawn on
+        if split == "train":  # made-up words are most of what is drawn, each rarely
+            drawn = sum(n for w, n in used.items() if w in SYNTHETIC)
+            assert drawn >= 0.8 * sum(used.values()) and max(used.values()) < 0.01 * drawn
+
+
+def test_synthetic_words_are_made_up_deterministic_and_avoid_what_they_must() -> None:
+    words = synthetic_words(400, seed=1)
+    assert words == synthetic_words(400, seed=1) != synthetic_words(400, seed=2)
+    assert len(set(words)) == 400 and all(re.fullmatch(r"[a-z]{4,10}", w) for w in words)
+    assert not set(synthetic_words(400, seed=1, avoid=frozenset(words[:50]))) & set(words[:50])
+    assert len(SYNTHETIC) == SYNTHETIC_WORDS and not SYNTHETIC & set(POOLS["test"].words)
 
 
 def test_the_handwritten_suite_shares_no_prompt_and_no_pool_word() -> None:
@@ -279,6 +292,8 @@ def test_cli_generates_a_file_that_loads_and_shows_it(
     assert rc == 0 and [t.id for t in load_task_file(nested)] == [
         f"fam/find_and_fix/train/0-{k}" for k in range(3)
     ]
+    rc = main(["tasks", "generate", "--split", "val", "--n", "2", "--out", str(out)])
+    assert rc == 0 and {t.split for t in load_task_file(out)} == {"val"}
     (tmp_path / "bad.jsonl").write_text('{"id": "x"}\n', encoding="utf-8")
     assert main(["tasks", "show", str(tmp_path / "bad.jsonl")]) == 2
     assert "bad.jsonl:1: not a valid task" in capsys.readouterr().err

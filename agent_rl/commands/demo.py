@@ -3,7 +3,7 @@
     agent-rl demo --quick            # a few minutes: CI size
     agent-rl demo                    # the README's run (39 minutes on one core)
 
-Starts from the shipped ``tiny-sft`` (the tiny model after 1,200 SFT steps on a fixed set of
+Starts from the shipped ``tiny-sft`` (the tiny model after 600 SFT steps on a fixed set of
 generated expert episodes; ``--start none`` trains that start here), then trains GRPO and a
 compute-matched SFT (same CPU seconds, same episodes), evaluates all on held-out family
 instances and on the hand-written test suite, prints the tables and writes

@@ -4,7 +4,10 @@ Every name a family invents (file names, identifiers, keys) and every free text 
 (words inside contents, non-ASCII snippets) comes from one split's pool; the train and test
 pools are a fixed partition of the first lists below and the validation pool is a list of its
 own, so a held-out instance's names and contents were never seen in training, and settings can
-be chosen on unseen words (``val``) without looking at the test split.
+be chosen on unseen words (``val``) without looking at the test split. The train pool also holds
+:data:`SYNTHETIC_WORDS` made-up words (syllables): so many that no name is seen often enough to
+be memorised — or to become a single token of a tokenizer trained on the training text — so a
+model must learn to handle names as the sequences of pieces that unseen words are.
 
 Structural text (folder names, extensions, the shapes of code lines and
 prompts) is shared by both splits: that is the skill being learnt. ``Gen`` wraps a seeded
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from agent_rl.tasks._model import Split
 from agent_rl.verdicts import ToolCall
 
-__all__ = ["DIRS", "POOLS", "Draft", "Gen", "Pool"]
+__all__ = ["DIRS", "POOLS", "SYNTHETIC_WORDS", "Draft", "Gen", "Pool", "synthetic_words"]
 
 # Lowercase ASCII words, each usable as a Python identifier part. None of them may occur in
 # the shared template text (prompts, code shapes, check source) nor in the hand-written task
@@ -126,6 +129,29 @@ class Pool:
     unicode: tuple[str, ...]
 
 
+SYNTHETIC_WORDS = 3000
+"""Made-up words in the train pool, beside its real ones."""
+_CONSONANTS, _VOWELS, _CODAS = "bdfgklmnprstvz", "aeiou", "lmnrst"
+# English words of the shared text (prompts, code shapes, checks, the hand-written suite) that
+# the syllables also make: tests/test_families.py finds any new one (a "leaked" train word).
+_SHARED_ENGLISH = frozenset(["data", "live", "none", "page", "same", "takes", "time", "zero"])
+
+
+def synthetic_words(n: int, seed: int = 0, avoid: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """``n`` distinct made-up lowercase words of 2-3 consonant-vowel syllables (some with a
+    final consonant), deterministic by ``seed``, none of them in ``avoid``."""
+    rng = random.Random(f"synthetic|{seed}")
+    out: dict[str, None] = {}
+    while len(out) < n:
+        syllables = rng.choice((2, 2, 3))
+        word = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(syllables))
+        if rng.random() < 0.4:
+            word += rng.choice(_CODAS)
+        if word not in avoid:
+            out[word] = None
+    return tuple(out)
+
+
 def _partition(items: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """Every third item (from the second) is held out; the rest is for training."""
     return {
@@ -135,7 +161,11 @@ def _partition(items: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
 
 
 POOLS: dict[Split, Pool] = {
-    "train": Pool(_partition(_WORDS)["train"], _partition(_UNICODE)["train"]),
+    "train": Pool(
+        _partition(_WORDS)["train"]
+        + synthetic_words(SYNTHETIC_WORDS, avoid=_SHARED_ENGLISH | {*_WORDS, *_VAL_WORDS}),
+        _partition(_UNICODE)["train"],
+    ),
     "val": Pool(tuple(_VAL_WORDS), _VAL_UNICODE),
     "test": Pool(_partition(_WORDS)["test"], _partition(_UNICODE)["test"]),
 }
