@@ -80,6 +80,8 @@ def test_what_the_replay_cannot_reproduce_gets_no_state() -> None:
     finished = _episode(task, task.expert)  # after finish nothing more is asked
     assert replayer.replay(finished, "react") is None
     assert TaskReplayer([]).replay(messages, "react") is None and len(replayer) == 1
+    assert replayer.replay([*messages[:2], "not a message", *messages[2:]], "react") is None  # type: ignore[list-item]
+    assert replayer.replay([*messages[:3], {"role": "user", "content": None}], "react") is None
 
 
 def test_native_tool_calls_and_tool_messages_replay_too() -> None:

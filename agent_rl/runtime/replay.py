@@ -91,6 +91,8 @@ class TaskReplayer:
     ) -> Replayed | None:
         sandbox = make_sandbox(task)
         scorer = scorer_for(sandbox.tools, fmt)
+        if not all(isinstance(m, dict) for m in messages):
+            return None  # not messages a client sent; never an exception in the learner
         start = next(i for i, m in enumerate(messages) if m.get("role") == "user") + 1
         turns = list(messages[start:])
         if len(turns) % 2:  # an assistant message without its observation: not a request

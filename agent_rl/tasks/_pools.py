@@ -9,8 +9,8 @@ be chosen on unseen words (``val``) without looking at the test split. The train
 be memorised — or to become a single token of a tokenizer trained on the training text — so a
 model must learn to handle names as the sequences of pieces that unseen words are.
 
-Structural text (folder names, extensions, the shapes of code lines and
-prompts) is shared by both splits: that is the skill being learnt. ``Gen`` wraps a seeded
+Structural text (folder names, extensions, the shapes of code lines and prompts) is shared by
+every split: that is the skill being learnt. ``Gen`` wraps a seeded
 ``random.Random`` and a pool and draws names and content lines from them; ``Draft`` is what a
 family returns. Not the families themselves (:mod:`agent_rl.tasks.families`).
 """
