@@ -1,7 +1,7 @@
 """``agent-rl demo``: the whole SFT-vs-GRPO pipeline in one command, offline, on a CPU.
 
     agent-rl demo --quick            # a few minutes: CI size
-    agent-rl demo                    # the README's run (32 minutes on one core)
+    agent-rl demo                    # the README's run (46 minutes on one core)
 
 Starts from the shipped ``tiny-sft`` (the tiny model after 600 SFT steps on a fixed set of
 generated expert episodes; ``--start none`` trains that start here), then trains GRPO and a
