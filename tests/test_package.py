@@ -197,9 +197,9 @@ def test_conformance_data_is_in_the_project_byte_exact_and_licensed() -> None:
 
 
 def test_nothing_reads_from_outside_the_project() -> None:
-    up, shared = b"..", b"shared"  # the old forms, spelled so this file does not contain them
-    old = (
-        b'parents[2] / "' + shared + b'" / "conformance"',
+    up, shared, two = b"..", b"shared", b"parents[" + b"2]"  # the old forms, spelled so this
+    old = (  # file does not contain them
+        two + b' / "' + shared + b'" / "conformance"',
         up + b"/" + shared + b"/conformance/",
         b"'" + shared + b"', 'conformance'",
     )

@@ -35,15 +35,13 @@ KEEP = ("config.json", "generation_config.json", "model.safetensors", "tokenizer
         "tokenizer_config.json", "chat_template.jinja")  # fmt: skip
 
 
-def validation_states(n: int, split: str = "val") -> list[Any]:
-    """States of ``n`` validation instances (relabelled held out for :func:`held_out_states`,
-    which refuses training tasks: none of these was trained on): the validation split's own
-    word pools (``val``, unseen words like the test split's), or ``train``: the train word
-    pools at unseen seeds (what the shipped start's recipe measured; memorised words)."""
+def validation_states(n: int) -> list[Any]:
+    """States of ``n`` instances of the val split (its own word pools: unseen words, like the
+    test split's), relabelled held out for :func:`held_out_states`, which refuses other splits."""
     from agent_rl.evaluation.states import held_out_states
     from agent_rl.tasks import generate_tasks
 
-    tasks = generate_tasks(split, n, seed=VALIDATION_SEED)
+    tasks = generate_tasks("val", n, seed=VALIDATION_SEED)
     return held_out_states(("react",), [t.model_copy(update={"split": "test"}) for t in tasks])
 
 

@@ -41,7 +41,14 @@ from agent_rl.tool_spec import ToolSpec
 from agent_rl.trajectories import Outcome, Step, TaskRef, Trajectory, TrajectoryStore
 from agent_rl.verdicts import CallVerdict
 
-__all__ = ["Capture", "ConversationIndex", "Recorded", "conversations", "scorer_for"]
+__all__ = [
+    "Capture",
+    "ConversationIndex",
+    "Recorded",
+    "content_text",
+    "conversations",
+    "scorer_for",
+]
 
 log = logging.getLogger(__name__)
 Messages = list[dict[str, Any]]
@@ -50,7 +57,8 @@ Messages = list[dict[str, Any]]
 # --- conversations ------------------------------------------------------------------------------
 
 
-def _text(content: Any) -> str:
+def content_text(content: Any) -> str:
+    """A message's ``content`` as text: a string, or the text of its content parts."""
     if isinstance(content, list):
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return "" if content is None else str(content)
@@ -72,7 +80,12 @@ def canonical(message: dict[str, Any]) -> list[Any]:
         if isinstance(c, dict):
             function = c.get("function") or {}
             calls.append([c.get("id"), function.get("name"), _arguments(function.get("arguments"))])
-    return [message.get("role"), _text(message.get("content")), calls, message.get("tool_call_id")]
+    return [
+        message.get("role"),
+        content_text(message.get("content")),
+        calls,
+        message.get("tool_call_id"),
+    ]
 
 
 def _digests(messages: Sequence[dict[str, Any]]) -> list[str]:
@@ -241,7 +254,7 @@ class Capture:
                 (m for m in messages if isinstance(m, dict) and m.get("role") == "user"), {}
             )
             traj = Trajectory(
-                task=TaskRef(prompt=_text(first_user.get("content"))),
+                task=TaskRef(prompt=content_text(first_user.get("content"))),
                 tools=tools if isinstance(tools, list) else [],
                 format=self.format,
                 steps=steps,

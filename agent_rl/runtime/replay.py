@@ -27,6 +27,7 @@ from agent_rl.agent import advance
 from agent_rl.formats import Format
 from agent_rl.policies.openai import message_text
 from agent_rl.prompts import observation_message
+from agent_rl.runtime.capture import content_text
 from agent_rl.scorer import scorer_for
 from agent_rl.tasks import Task, make_sandbox
 from agent_rl.verdicts import ToolCall
@@ -54,12 +55,6 @@ class Replayed:
         return json.dumps(self.state, ensure_ascii=False)
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
-
-
 class TaskReplayer:
     """Replays served conversations of ``tasks`` in their sandboxes."""
 
@@ -74,7 +69,7 @@ class TaskReplayer:
     def candidates(self, messages: Sequence[dict[str, Any]]) -> list[Task]:
         """The tasks whose prompt is the conversation's first user message."""
         user = next((m for m in messages if isinstance(m, dict) and m.get("role") == "user"), None)
-        return list(self._by_prompt.get(_text(user.get("content")), ())) if user else []
+        return list(self._by_prompt.get(content_text(user.get("content")), ())) if user else []
 
     def replay(self, messages: Sequence[dict[str, Any]], fmt: Format) -> Replayed | None:
         """The state before the step whose prompt is ``messages`` (the request's messages, the
@@ -107,7 +102,10 @@ class TaskReplayer:
             if observation is None:
                 return None  # a final answer ends an episode: nothing follows it
             sent = observation_message(observation.content, fmt)["content"]
-            if _text(heard.get("content")) not in (sent, observation.content):  # user or tool
+            if content_text(heard.get("content")) not in (
+                sent,
+                observation.content,
+            ):  # user or tool
                 log.debug("task %s: the replay's observation differs from the client's", task.id)
                 return None
             if verdict.valid and verdict.call is not None:
