@@ -20,12 +20,14 @@
 
 Every stage writes its output last and atomically, and a stage whose output exists is skipped:
 a killed demo re-run with the same arguments picks up where it stopped (``restart=True`` starts
-over). This module wires the library's functions; it trains and scores nothing itself.
+over). With ``workers=2`` (the CLI's default on 2+ cores) independent stages run side by side in
+worker processes (``agent_rl.demo_run``): the wall clock of two cores, the numbers of one
+process. This module wires the library's functions; it trains and scores nothing itself.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import os
 import shutil
@@ -35,6 +37,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agent_rl.demo_run import Job, RunFolder, read_json, seed_all, train_result, write_json
+from agent_rl.demo_run import workers as run_workers
 from agent_rl.errors import ConfigError
 from agent_rl.evaluation.plot import plot_validity
 from agent_rl.evaluation.report import CurvePoint, EvalReport, ModelEval
@@ -97,8 +101,9 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> DemoConfig:
-        """CI size: from the shipped start (N = 300 expert episodes), 40 GRPO steps against
-        the compute-matched SFT, 30 held-out family instances."""
+        """CI size: from the shipped start (N = 300 expert episodes), 80 GRPO steps against
+        the compute-matched SFT, 2,000 sampled calls a model on 30 held-out family instances
+        (13 minutes on 2 cores with 2 workers)."""
         base = cls(
             name="quick",
             train_episodes=300,
@@ -106,12 +111,12 @@ class DemoConfig:
             handwritten_calls=200,
             sft_steps=150,
             sft={"per_device_train_batch_size": 8},
-            grpo_steps=40,
+            grpo_steps=80,
             curve_every=20,
             curve_calls=200,
             base_calls=32,
             eval=EvalConfig(
-                sampled_calls=600, other_calls=100, episodes=4, greedy_episodes=3, max_steps=10
+                sampled_calls=2000, other_calls=100, episodes=4, greedy_episodes=3, max_steps=10
             ),
         )
         return replace(base, **changes)
@@ -144,73 +149,13 @@ class DemoConfig:
         return data
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
-class _Run:
-    """The run folder: its config check, stage skipping and timings."""
-
-    def __init__(self, config: DemoConfig, restart: bool, echo: Callable[[str], None]) -> None:
-        self.config, self.dir, self.echo = config, config.run_dir, echo
-        stamp = self.dir / "config.json"
-        if restart and self.dir.exists():
-            if not stamp.is_file():
-                raise ConfigError(
-                    f"{self.dir} exists but is not a demo run (no config.json), so restart will "
-                    "not delete it. Choose another --name or --out."
-                )
-            shutil.rmtree(self.dir)
-        wanted = json.loads(json.dumps(config.to_dict()))
-        if stamp.is_file() and json.loads(stamp.read_text()) != wanted:
-            raise ConfigError(
-                f"{self.dir} holds a demo run with other settings, so its stages cannot be "
-                "reused. Pass --restart to start it over, or another --name."
-            )
-        _write_json(stamp, wanted)
-        # Stage seconds of every invocation, so a resumed run still reports the whole run.
-        self.timings_path = self.dir / "stage_seconds.json"
-        self.timings: dict[str, float] = (
-            _read(self.timings_path) if self.timings_path.is_file() else {}
-        )
-
-    def stage(self, name: str, output: Path, make: Callable[[], Any]) -> None:
-        """Run ``make`` unless ``output`` exists (a finished stage)."""
-        if output.exists():
-            self.echo(f"[{name}] done already ({output})")
-            return
-        self.echo(f"[{name}] ...")
-        start = time.perf_counter()
-        make()
-        self.timings[name] = round(time.perf_counter() - start, 1)
-        _write_json(self.timings_path, self.timings)
-        self.echo(f"[{name}] {self.timings[name]:.0f}s")
-
-
-def _seed(seed: int) -> None:
-    from transformers import set_seed
-
-    set_seed(seed)
-
-
-def _read(path: Path) -> Any:
-    return json.loads(path.read_text())
-
-
-def _train_result(folder: Path) -> dict[str, Any]:
-    return _read(folder / "train_result.json")
-
-
 def _check_start(config: DemoConfig, start: Path) -> dict[str, Any] | None:
     """The start's recipe (None when it has none), after checking it trained on this config's
     expert set: the compute-matched SFT and GRPO must draw on the episodes the start saw."""
     path = start / "recipe.json"
     if not path.is_file():
         return None
-    recipe = _read(path)
+    recipe = read_json(path)
     wanted = {"train_episodes": config.train_episodes, "seed": config.seed,
               "formats": list(config.formats)}  # fmt: skip
     differ = {k: (recipe.get(k), v) for k, v in wanted.items() if recipe.get(k) != v}
@@ -223,25 +168,113 @@ def _check_start(config: DemoConfig, start: Path) -> dict[str, Any] | None:
     return recipe
 
 
-def run_demo(
-    config: DemoConfig, *, restart: bool = False, echo: Callable[[str], None] = print
-) -> EvalReport:
-    """Run (or finish) the demo in ``config.run_dir``; return the report it wrote."""
-    from agent_rl.checkpoints import resolve_model
-    from agent_rl.evaluation.runner import evaluate, evaluate_calls, make_policy
+def _folders(d: Path) -> dict[str, Path]:
+    return {
+        "base": d / "model",
+        "sft_start": d / "sft_start" / "final",
+        "sft": d / "sft" / "final",
+        "grpo": d / "grpo" / "final",
+    }
+
+
+def _data(config: DemoConfig) -> dict[str, Any]:
+    """The training data every arm draws on: the fixed expert set of N family episodes."""
+    return {"task_split": "none", "families": config.train_episodes,
+            "formats": list(config.formats), "seed": config.seed,
+            "data_seed": config.seed}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=2)
+def _held_out(test_episodes: int, seed: int, formats: tuple[str, ...]) -> tuple[Any, ...]:
+    """The held-out family instances and hand-written tasks with their states (built once a
+    process)."""
     from agent_rl.evaluation.states import held_out_states
-    from agent_rl.models import build_tiny_model, init_like
-    from agent_rl.policies.hf import load_model
     from agent_rl.tasks import generate_tasks, load_tasks
+
+    tasks = generate_tasks("test", test_episodes, seed=seed)
+    hand_tasks = load_tasks("test")
+    return (tasks, held_out_states(formats, tasks), hand_tasks,  # type: ignore[arg-type]
+            held_out_states(formats, hand_tasks))  # type: ignore[arg-type]  # fmt: skip
+
+
+def _job(config: DemoConfig, kind: str, arg: Any, threads: int | None = None) -> float:
+    """One stage: ``grpo``, ``sft`` (compute-matched), ``eval``/``hand`` (a model, by name) or
+    ``curve`` (a GRPO step); its seconds. In a worker process ``threads`` pins torch's."""
+    from agent_rl.evaluation.runner import evaluate, evaluate_calls, make_policy
+    from agent_rl.policies.hf import load_model
     from agent_rl.training import train_grpo, train_sft
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    began = time.perf_counter()
+    seed_all(config.seed)
+    d, ev = config.run_dir, config.eval
+    if kind == "grpo":
+        settings = {"save_steps": config.curve_every, "save_total_limit": None, **config.grpo}
+        train_grpo(str(d / "sft_start" / "final"), output_dir=str(d / "grpo"),
+                   max_steps=config.grpo_steps, resume_from_checkpoint="latest",
+                   **_data(config), **settings)  # fmt: skip
+    elif kind == "sft":
+        shutil.rmtree(d / "sft", ignore_errors=True)  # a killed budgeted run starts over
+        # The same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
+        # equal to wall-clock x threads on an idle one) end the run, and the same SFT recipe's
+        # cosine schedule is laid over them (max_steps only caps it).
+        grpo_cpu = float(train_result(d / "grpo")["train_cpu_seconds"])
+        train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=10**6,
+                  max_seconds=grpo_cpu, budget_clock="cpu", **_data(config),
+                  **config.sft)  # fmt: skip
+    else:
+        tasks, states, hand_tasks, hand_states = _held_out(
+            config.test_episodes, config.seed, tuple(config.formats)
+        )
+        if kind == "eval":
+            cfg = ev
+            if arg == "base":  # no episodes: it never stops talking
+                cfg = replace(ev, temperatures=(1.0,), sampled_calls=config.base_calls, episodes=0)
+            result = evaluate(str(_folders(d)[arg]), name=arg, config=cfg, states=states,
+                              tasks=tasks)  # fmt: skip
+            write_json(d / "eval" / f"{arg}.json", result.to_dict())
+        elif kind == "hand":
+            cfg = replace(ev, temperatures=(0.0, 1.0), sampled_calls=config.handwritten_calls,
+                          episodes=0, greedy_episodes=0)  # fmt: skip
+            result = evaluate(str(_folders(d)[arg]), name=arg, config=cfg, states=hand_states,
+                              tasks=hand_tasks)  # fmt: skip
+            write_json(d / "eval" / f"hand-{arg}.json", result.to_dict())
+        else:
+            model, tokenizer = load_model(d / "grpo" / f"checkpoint-{arg}")
+            policy = make_policy(model, tokenizer, 1.0, ev)
+            tally = evaluate_calls(policy, states, config.curve_calls)
+            write_json(d / "eval" / f"curve-{arg}.json", tally.to_dict())
+    return time.perf_counter() - began
+
+
+def run_demo(
+    config: DemoConfig,
+    *,
+    restart: bool = False,
+    echo: Callable[[str], None] = print,
+    workers: int = 1,
+) -> EvalReport:
+    """Run (or finish) the demo in ``config.run_dir``; return the report it wrote.
+
+    ``workers`` > 1 runs independent stages side by side in that many worker processes of
+    one torch thread each (``agent-rl demo`` uses 2 on a 2-core machine): GRPO beside the
+    start's evaluations, the compute-matched SFT beside GRPO's, then the SFT's two. The arms
+    still train one after the other — the SFT's budget is GRPO's CPU seconds — and every
+    stage computes exactly what it computes in one process."""
+    from agent_rl.checkpoints import resolve_model
+    from agent_rl.models import build_tiny_model, init_like
+    from agent_rl.training import train_sft
 
     start = Path(resolve_model(config.start)) if config.start else None
     recipe = _check_start(config, start) if start else None
-    run = _Run(config, restart, echo)
-    d, fmts, ev = run.dir, list(config.formats), config.eval
+    run = RunFolder(config, restart, echo)
+    d = run.dir
 
     def build() -> None:
-        _seed(config.seed)
+        seed_all(config.seed)
         shutil.rmtree(d / "model.tmp", ignore_errors=True)
         if start:
             init_like(start, d / "model.tmp", seed=config.seed)
@@ -252,19 +285,16 @@ def run_demo(
 
     run.stage("model", d / "model" / "config.json", build)
 
-    data = {"task_split": "none", "families": config.train_episodes, "formats": fmts,
-            "seed": config.seed, "data_seed": config.seed}  # fmt: skip
-
     def sft_start() -> None:
         if start is None:
-            _seed(config.seed)
+            seed_all(config.seed)
             train_sft(str(d / "model"), output_dir=str(d / "sft_start"),
-                      max_steps=config.sft_steps, **data, **config.sft)  # fmt: skip
+                      max_steps=config.sft_steps, **_data(config), **config.sft)  # fmt: skip
             return
         shutil.rmtree(d / "sft_start", ignore_errors=True)
         shutil.copytree(start, d / "sft_start" / "final")
         recipe_ = recipe or {}
-        _write_json(d / "sft_start" / "train_result.json", {
+        write_json(d / "sft_start" / "train_result.json", {
             "global_step": recipe_.get("sft_steps"),
             "train_seconds": recipe_.get("train_seconds") or 0.0,
             "train_cpu_seconds": recipe_.get("train_cpu_seconds") or 0.0,
@@ -273,103 +303,53 @@ def run_demo(
 
     run.stage("sft_start", d / "sft_start" / "train_result.json", sft_start)
 
-    def grpo() -> None:
-        _seed(config.seed)
-        settings = {"save_steps": config.curve_every, "save_total_limit": None, **config.grpo}
-        train_grpo(str(d / "sft_start" / "final"), output_dir=str(d / "grpo"),
-                   max_steps=config.grpo_steps, resume_from_checkpoint="latest", **data,
-                   **settings)  # fmt: skip
-
-    run.stage("grpo", d / "grpo" / "train_result.json", grpo)
-    grpo_cpu = float(_train_result(d / "grpo")["train_cpu_seconds"])
-
-    def sft_matched() -> None:
-        _seed(config.seed)
-        shutil.rmtree(d / "sft", ignore_errors=True)  # a killed budgeted run starts over
-        # The same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
-        # equal to wall-clock x threads on an idle one) end the run, and the same SFT recipe's
-        # cosine schedule is laid over them (max_steps only caps it).
-        train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=10**6,
-                  max_seconds=grpo_cpu, budget_clock="cpu", **data, **config.sft)  # fmt: skip
-
-    run.stage("sft (compute-matched)", d / "sft" / "train_result.json", sft_matched)
-
-    tasks = generate_tasks("test", config.test_episodes, seed=config.seed)
-    states = held_out_states(tuple(fmts), tasks)  # type: ignore[arg-type]
-    hand_tasks = load_tasks("test")
     # the hand-written suite (out of distribution); not for the base, which never stops talking
     hand_models = [n for n in MODELS if n != "base"] if config.handwritten_calls else []
-    hand_states = held_out_states(tuple(fmts), hand_tasks)  # type: ignore[arg-type]
-    folders = {
-        "base": d / "model",
-        "sft_start": d / "sft_start" / "final",
-        "sft": d / "sft" / "final",
-        "grpo": d / "grpo" / "final",
-    }
-    for name in MODELS:
-        out = d / "eval" / f"{name}.json"
 
-        def one(name: str = name, out: Path = out) -> None:
-            _seed(config.seed)
-            cfg = ev
-            if name == "base":
-                cfg = replace(ev, temperatures=(1.0,), sampled_calls=config.base_calls, episodes=0)
-            result = evaluate(str(folders[name]), name=name, config=cfg, states=states, tasks=tasks)
-            _write_json(out, result.to_dict())
+    def evals(*names: str) -> list[Job]:
+        jobs = [Job(f"eval {n}", d / "eval" / f"{n}.json", "eval", n) for n in names]
+        return jobs + [
+            Job(f"eval {n} (hand-written)", d / "eval" / f"hand-{n}.json", "hand", n)
+            for n in names
+            if n in hand_models
+        ]
 
-        run.stage(f"eval {name}", out, one)
-        hand = d / "eval" / f"hand-{name}.json"
-
-        def one_hand(name: str = name, out: Path = hand) -> None:
-            _seed(config.seed)
-            cfg = replace(ev, temperatures=(0.0, 1.0), sampled_calls=config.handwritten_calls,
-                          episodes=0, greedy_episodes=0)  # fmt: skip
-            result = evaluate(str(folders[name]), name=name, config=cfg, states=hand_states,
-                              tasks=hand_tasks)  # fmt: skip
-            _write_json(out, result.to_dict())
-
-        if name in hand_models:
-            run.stage(f"eval {name} (hand-written)", hand, one_hand)
-
-    checkpoints = sorted(
-        (int(p.name.split("-")[1]), p) for p in (d / "grpo").glob("checkpoint-*") if p.is_dir()
-    )
-    for step, folder in checkpoints:
-        out = d / "eval" / f"curve-{step}.json"
-
-        def point(folder: Path = folder, out: Path = out) -> None:
-            _seed(config.seed)
-            model, tokenizer = load_model(folder)
-            policy = make_policy(model, tokenizer, 1.0, ev)
-            _write_json(out, evaluate_calls(policy, states, config.curve_calls).to_dict())
-
-        run.stage(f"eval grpo step {step}", out, point)
+    with run_workers(workers) as pool:
+        run.phase(pool, [Job("grpo", d / "grpo" / "train_result.json", "grpo"),
+                         *evals("base", "sft_start")], _job)  # fmt: skip
+        checkpoints = sorted(
+            int(p.name.split("-")[1]) for p in (d / "grpo").glob("checkpoint-*") if p.is_dir()
+        )
+        curve = [Job(f"eval grpo step {k}", d / "eval" / f"curve-{k}.json", "curve", k)
+                 for k in checkpoints]  # fmt: skip
+        run.phase(pool, [Job("sft (compute-matched)", d / "sft" / "train_result.json", "sft"),
+                         *evals("grpo"), *curve], _job)  # fmt: skip
+        run.phase(pool, evals("sft"), _job)
 
     report = EvalReport(
-        config=config.to_dict() | {"grpo_steps": int(_train_result(d / "grpo")["global_step"])},
-        policy_lag=_train_result(d / "grpo").get("policy_lag"),
-        train_seconds={
-            name: float(_train_result(d / name)["train_seconds"]) for name in MODELS[1:]
-        },
+        config=config.to_dict() | {"grpo_steps": int(train_result(d / "grpo")["global_step"])},
+        policy_lag=train_result(d / "grpo").get("policy_lag"),
+        train_seconds={name: float(train_result(d / name)["train_seconds"]) for name in MODELS[1:]},
     )
     report.config["train_cpu_seconds"] = {
-        name: float(_train_result(d / name)["train_cpu_seconds"]) for name in MODELS[1:]
+        name: float(train_result(d / name)["train_cpu_seconds"]) for name in MODELS[1:]
     }
     for name in MODELS:
-        model = ModelEval.from_dict(name, _read(d / "eval" / f"{name}.json"))
+        model = ModelEval.from_dict(name, read_json(d / "eval" / f"{name}.json"))
         model.train_seconds = report.train_seconds.get(name)
         report.add(model)
         if name in hand_models:
-            hand = ModelEval.from_dict(name, _read(d / "eval" / f"hand-{name}.json"))
+            hand = ModelEval.from_dict(name, read_json(d / "eval" / f"hand-{name}.json"))
             report.add(hand, suite="handwritten")
     report.curve = [
-        CurvePoint(step, CallTally.from_dict(_read(d / "eval" / f"curve-{step}.json")))
-        for step, _ in checkpoints
+        CurvePoint(step, CallTally.from_dict(read_json(d / "eval" / f"curve-{step}.json")))
+        for step in checkpoints
     ]
     if recipe:
         report.config["start_recipe"] = recipe
     report.config["stage_seconds"] = run.timings
     report.config["demo_seconds"] = round(sum(run.timings.values()), 1)
+    report.config["wall_seconds"] = run.wall
     report.save(d / "report.json")
     plot_validity(report, d / "validity.png", metric="schema_valid")
     plot_validity(report, d / "validity-full.png", metric="call_valid")

@@ -133,36 +133,36 @@ def test_a_budgeted_sft_run_decays_to_zero_when_its_budget_ends(tmp_path) -> Non
 
 
 def test_stage_times_survive_a_resumed_run(tmp_path) -> None:
-    from agent_rl.demo import _Run
+    from agent_rl.demo_run import RunFolder
 
     config = DemoConfig.quick(out=str(tmp_path))
-    first = _Run(config, restart=False, echo=lambda _: None)
+    first = RunFolder(config, restart=False, echo=lambda _: None)
     out = tmp_path / "a.txt"
     first.stage("a", out, lambda: out.write_text("done"))
-    again = _Run(config, restart=False, echo=lambda _: None)
+    again = RunFolder(config, restart=False, echo=lambda _: None)
     again.stage("a", out, lambda: pytest.fail("a finished stage ran again"))
     assert set(again.timings) == {"a"} and again.timings == first.timings
-    assert set(_Run(config, restart=True, echo=lambda _: None).timings) == set()
+    assert set(RunFolder(config, restart=True, echo=lambda _: None).timings) == set()
 
 
 def test_a_run_folder_with_other_settings_is_not_reused(tmp_path) -> None:
-    from agent_rl.demo import _Run
+    from agent_rl.demo_run import RunFolder
 
     config = DemoConfig.quick(out=str(tmp_path))
-    _Run(config, restart=False, echo=lambda _: None)
+    RunFolder(config, restart=False, echo=lambda _: None)
     with pytest.raises(ConfigError, match="other settings"):
-        _Run(DemoConfig.quick(out=str(tmp_path), grpo_steps=7), restart=False, echo=print)
-    _Run(DemoConfig.quick(out=str(tmp_path), grpo_steps=7), restart=True, echo=print)
+        RunFolder(DemoConfig.quick(out=str(tmp_path), grpo_steps=7), restart=False, echo=print)
+    RunFolder(DemoConfig.quick(out=str(tmp_path), grpo_steps=7), restart=True, echo=print)
 
 
 def test_restart_never_deletes_a_folder_that_is_not_a_demo_run(tmp_path) -> None:
-    from agent_rl.demo import _Run
+    from agent_rl.demo_run import RunFolder
 
     precious = tmp_path / "quick"
     precious.mkdir()
     (precious / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not a demo run"):
-        _Run(DemoConfig.quick(out=str(tmp_path)), restart=True, echo=print)
+        RunFolder(DemoConfig.quick(out=str(tmp_path)), restart=True, echo=print)
     assert (precious / "notes.txt").read_text() == "mine"
 
 
@@ -202,3 +202,46 @@ def test_the_shipped_start_is_the_presets_start_and_loads_by_name(preset) -> Non
     model, _ = load_model(config.start)
     assert model.name_or_path == config.start
     assert model.config.hidden_size == config.hidden_size
+
+
+def _tiny_demo(out: Path, name: str) -> DemoConfig:
+    from agent_rl.evaluation.runner import EvalConfig
+
+    ev = EvalConfig(sampled_calls=16, other_calls=8, episodes=1, greedy_episodes=1, max_steps=10)
+    return DemoConfig.quick(out=str(out), name=name, start=None, hidden_size=32, layers=1,
+                            train_episodes=12, sft_steps=2, grpo_steps=2, curve_every=1,
+                            curve_calls=8, test_episodes=2, handwritten_calls=8, base_calls=4,
+                            eval=ev)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_stages_side_by_side_in_workers_compute_what_one_process_computes(tmp_path) -> None:
+    """``workers=2`` runs GRPO beside the start's evaluations and the compute-matched SFT
+    beside GRPO's, in spawned processes: the same files and numbers as one process (the SFT
+    arm aside: a CPU budget ends it), every stage timed, the wall clock counted once."""
+    from agent_rl.demo import run_demo
+
+    one = run_demo(_tiny_demo(tmp_path, "one"), workers=1, echo=lambda _: None).to_dict()
+    two = run_demo(_tiny_demo(tmp_path, "two"), workers=2, echo=lambda _: None).to_dict()
+    for name in ("base", "sft_start", "grpo"):
+        for key in ("schema_valid_rate", "call_valid_rate", "n_calls", "errors_by_kind"):
+            assert one[name][key] == two[name][key], (name, key)
+    assert [p["step"] for p in two["curve"]] == [1, 2]
+    stages = two["config"]["stage_seconds"]
+    assert set(stages) == set(one["config"]["stage_seconds"])
+    assert {"grpo", "sft (compute-matched)", "eval sft (hand-written)"} <= set(stages)
+    assert two["config"]["wall_seconds"] > 0
+    names = sorted(p.name for p in (tmp_path / "two" / "eval").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "one" / "eval").iterdir())
+
+
+def test_a_stage_failing_in_a_worker_fails_the_run(tmp_path) -> None:
+    from agent_rl.demo import _job
+    from agent_rl.demo_run import Job, RunFolder, workers
+
+    config = _tiny_demo(tmp_path, "broken")
+    run = RunFolder(config, restart=False, echo=lambda _: None)
+    sft = Job("sft (compute-matched)", run.dir / "sft" / "train_result.json", "sft")
+    with pytest.raises(FileNotFoundError), workers(2) as pool:  # no GRPO run to match
+        run.phase(pool, [sft], _job)
+    assert not sft.output.exists() and "sft (compute-matched)" not in run.timings

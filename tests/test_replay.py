@@ -1,6 +1,7 @@
 """Served conversations replayed in their task's sandbox: the state before a step, the expert's
-call while the episode follows the expert, and ``None`` for anything the replay cannot
-reproduce (another task, another workspace, a tampered observation)."""
+call while the episode follows the expert (detours that change no file included), and ``None``
+for anything the replay cannot reproduce (another task, another workspace, a tampered
+observation)."""
 
 from __future__ import annotations
 
@@ -55,16 +56,22 @@ def test_every_expert_step_replays_to_its_state_and_names_the_next_expert_call(t
         assert got.expert_call == task.expert[k] and got.valid_calls == k
 
 
-def test_an_invalid_output_keeps_the_episode_on_the_expert_path_a_detour_leaves_it() -> None:
+def test_invalid_outputs_and_reads_keep_the_episode_on_the_expert_path_a_write_leaves_it() -> None:
     task = TASKS[0]
     replayer = TaskReplayer(TASKS)
     broken = render_call(task.expert[1], "react")[:-3]  # the call cut short: changes nothing
     got = replayer.replay(_episode(task, [task.expert[0], broken]), "react")
     assert got is not None and got.expert_call == task.expert[1] and got.valid_calls == 1
-    detour = [task.expert[0], ToolCall(name="run_tests", arguments={})]
-    got = replayer.replay(_episode(task, detour), "react")
+    reads = [task.expert[0], ToolCall(name="run_tests", arguments={}), task.expert[0]]
+    got = replayer.replay(_episode(task, reads), "react")  # detours that change no file
+    assert got is not None and got.expert_call == task.expert[1] and got.valid_calls == 3
+    assert got.state == _expert_state(task, 1)
+    then = replayer.replay(_episode(task, [*reads, task.expert[1]]), "react")
+    assert then is not None and then.expert_call == task.expert[2]  # back on the expert's steps
+    write = ToolCall(name="write_file", arguments={"path": "scratch.txt", "content": "x"})
+    got = replayer.replay(_episode(task, [task.expert[0], write]), "react")
     assert got is not None and got.expert_call is None  # off the path: the state only
-    assert got.state == _expert_state(task, 1)  # run_tests changes no file
+    assert got.state["files"]["scratch.txt"] == "x" and got.valid_calls == 2
 
 
 def test_what_the_replay_cannot_reproduce_gets_no_state() -> None:

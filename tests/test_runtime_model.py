@@ -374,10 +374,10 @@ def test_served_episodes_of_known_tasks_are_learned_from_in_their_state(tiny, tm
             messages = build_messages(task.prompt, history[:k], sandbox.tools, "react")[1:]
             ask = {"model": "tiny", "messages": messages, "tools": tools, "max_tokens": 8}
             assert httpx.post(url, json=ask, timeout=60).status_code == 200
-        detour = make_sandbox(task)  # the expert's first call, then a valid detour
-        off = [history[0], ("Action: " + json.dumps({"name": "run_tests", "arguments": {}}), "")]
+        detour = make_sandbox(task)  # the expert's first call, then a write off its path
+        scratch = ToolCall(name="write_file", arguments={"path": "scratch.txt", "content": "x"})
         detour.step(task.expert[0])
-        off[1] = (off[1][0], detour.step(ToolCall(name="run_tests", arguments={})).content)
+        off = [history[0], (render_call(scratch, "react"), detour.step(scratch).content)]
         messages = build_messages(task.prompt, off, sandbox.tools, "react")[1:]
         ask = {"model": "tiny", "messages": messages, "tools": tools, "max_tokens": 8}
         assert httpx.post(url, json=ask, timeout=60).status_code == 200

@@ -14,6 +14,7 @@ finished stages are skipped. The work is done by ``agent_rl.demo.run_demo``.
 from __future__ import annotations
 
 import argparse
+import os
 
 __all__ = ["add_parser", "run"]
 
@@ -38,6 +39,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--sft-steps", type=int, help="override the preset's SFT steps")
     p.add_argument("--calls", type=int, help="override the sampled (T=1.0) calls per model")
     p.add_argument("--restart", action="store_true", help="delete this run's folder and start over")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="stages run side by side in this many processes of one thread each (default: 2 "
+        "on 2+ cores; 1 runs everything in this process)",
+    )
     p.set_defaults(func=run)
 
 
@@ -58,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     config = DemoConfig.quick(**changes) if args.quick else DemoConfig.full(**changes)
     if args.calls is not None:
         config = replace(config, eval=replace(config.eval, sampled_calls=args.calls))
-    report = run_demo(config, restart=args.restart)
+    report = run_demo(config, restart=args.restart, workers=args.workers)
     for metric, label in (("schema_valid", "schema-valid"), ("call_valid", "fully valid")):
         verdict = "above" if report.beats("grpo", metric=metric, b="sft") else "NOT clearly above"
         grpo, sft = report.rate("grpo", metric), report.rate("sft", metric)

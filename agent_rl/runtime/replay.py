@@ -8,9 +8,13 @@ exactly as the agent loop steps it (:func:`agent_rl.agent.advance`), and every o
 replay produces must be the one the client sent back — otherwise the conversation is not that
 task's episode (another workspace, another agent) and it gets no state (``None``). What a replay
 gives a learner: the sandbox state before the step (so rewards can check validity in the
-episode's state, as offline training does) and, while every valid call so far was the expert's
-next one, the expert's call at this step (so a reward can keep the policy on the call the step
-needs rather than on a call that is valid anywhere).
+episode's state, as offline training does) and, while the episode follows the expert, the
+expert's call at this step (so a reward can keep the policy on the call the step needs rather
+than on a call that is valid anywhere). An episode follows the expert while each valid call is
+either the expert's next one or a detour that changes no file (a second ``read_file``, a
+``run_tests``): the workspace is then still the expert's, so the expert's next call is still the
+step it needs — which is what lets a learner score the steps of an agent stuck in a loop of
+reads, and not only the first steps of every episode.
 
 Not here: serving, recording or training (``runtime.online`` uses this).
 """
@@ -45,8 +49,8 @@ class Replayed:
     state: dict[str, Any]
     """The sandbox snapshot before the step (``CodingSandbox.snapshot()``)."""
     expert_call: ToolCall | None
-    """The expert's call at this step while the episode follows the expert (every valid call so
-    far was the expert's next one), else ``None``."""
+    """The expert's call at this step while the episode follows the expert (each valid call so
+    far was the expert's next one or changed no file), else ``None``."""
     valid_calls: int
     """Valid calls replayed before the step."""
 
@@ -93,11 +97,12 @@ class TaskReplayer:
         if len(turns) % 2:  # an assistant message without its observation: not a request
             return None
         expert = list(task.expert)
-        on_path, valid = True, 0
+        on_path, valid, done = True, 0, 0  # done: expert calls made so far
         for said, heard in zip(turns[::2], turns[1::2], strict=True):
             if said.get("role") != "assistant" or sandbox.done:
                 return None
             verdict = scorer.score(message_text(said, fmt), sandbox, expect_call=True)
+            files = dict(sandbox.snapshot()["files"])
             observation, _ = advance(sandbox, verdict)
             if observation is None:
                 return None  # a final answer ends an episode: nothing follows it
@@ -109,11 +114,14 @@ class TaskReplayer:
                 log.debug("task %s: the replay's observation differs from the client's", task.id)
                 return None
             if verdict.valid and verdict.call is not None:
-                on_path = on_path and valid < len(expert) and _same(verdict.call, expert[valid])
                 valid += 1
+                if on_path and done < len(expert) and _same(verdict.call, expert[done]):
+                    done += 1
+                elif sandbox.snapshot()["files"] != files:
+                    on_path = False  # the workspace is no longer the expert's
         if sandbox.done:
             return None
-        next_expert = expert[valid] if on_path and valid < len(expert) else None
+        next_expert = expert[done] if on_path and done < len(expert) else None
         return Replayed(task, sandbox.snapshot(), next_expert, valid)
 
 
