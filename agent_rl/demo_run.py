@@ -15,14 +15,20 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from agent_rl.errors import ConfigError
 
-if TYPE_CHECKING:
-    from agent_rl.demo import DemoConfig
-
 __all__ = ["Job", "RunFolder", "read_json", "seed_all", "train_result", "workers", "write_json"]
+
+
+class RunConfig(Protocol):
+    """What a run folder needs of its settings (``agent_rl.demo.DemoConfig`` is one)."""
+
+    @property
+    def run_dir(self) -> Path: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -33,9 +39,9 @@ def write_json(path: Path, data: Any) -> None:
 
 
 class RunFolder:
-    """The run folder: its config check, stage skipping and timings."""
+    """The run folder: its settings stamp, stage skipping, stage and wall times."""
 
-    def __init__(self, config: DemoConfig, restart: bool, echo: Callable[[str], None]) -> None:
+    def __init__(self, config: RunConfig, restart: bool, echo: Callable[[str], None]) -> None:
         self.config, self.dir, self.echo = config, config.run_dir, echo
         stamp = self.dir / "config.json"
         if restart and self.dir.exists():
@@ -99,7 +105,8 @@ class RunFolder:
 
     @property
     def wall(self) -> float:
-        """Wall-clock seconds of every invocation so far (stages side by side count once)."""
+        """Wall-clock seconds of every invocation so far, each up to its last finished stage
+        (stages side by side count once)."""
         return round(self._wall_before + time.perf_counter() - self._began, 1)
 
 
