@@ -103,7 +103,7 @@ class DemoConfig:
     def quick(cls, **changes: Any) -> DemoConfig:
         """CI size: from the shipped start (N = 300 expert episodes), 80 GRPO steps against
         the compute-matched SFT, 2,000 sampled calls a model on 30 held-out family instances
-        (13 minutes on 2 cores with 2 workers)."""
+        (12 minutes on 2 cores with 2 workers)."""
         base = cls(
             name="quick",
             train_episodes=300,
@@ -268,6 +268,8 @@ def run_demo(
     from agent_rl.models import build_tiny_model, init_like
     from agent_rl.training import train_sft
 
+    if workers < 1:
+        raise ConfigError(f"workers={workers}: give 1 (stages in this process) or more")
     start = Path(resolve_model(config.start)) if config.start else None
     recipe = _check_start(config, start) if start else None
     run = RunFolder(config, restart, echo)

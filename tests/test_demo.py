@@ -236,7 +236,7 @@ def test_stages_side_by_side_in_workers_compute_what_one_process_computes(tmp_pa
 
 
 def test_a_stage_failing_in_a_worker_fails_the_run(tmp_path) -> None:
-    from agent_rl.demo import _job
+    from agent_rl.demo import _job, run_demo
     from agent_rl.demo_run import Job, RunFolder, workers
 
     config = _tiny_demo(tmp_path, "broken")
@@ -245,3 +245,5 @@ def test_a_stage_failing_in_a_worker_fails_the_run(tmp_path) -> None:
     with pytest.raises(FileNotFoundError), workers(2) as pool:  # no GRPO run to match
         run.phase(pool, [sft], _job)
     assert not sft.output.exists() and "sft (compute-matched)" not in run.timings
+    with pytest.raises(ConfigError, match="workers=0"):
+        run_demo(config, workers=0)

@@ -1,7 +1,7 @@
 """``agent-rl demo``: the whole SFT-vs-GRPO pipeline in one command, offline, on a CPU.
 
-    agent-rl demo --quick            # a few minutes: CI size
-    agent-rl demo                    # the README's run (46 minutes on one core)
+    agent-rl demo --quick            # CI size (12 minutes on 2 cores)
+    agent-rl demo                    # the README's run (26.5 minutes on 2 cores)
 
 Starts from the shipped ``tiny-sft`` (the tiny model after 600 SFT steps on a fixed set of
 generated expert episodes; ``--start none`` trains that start here), then trains GRPO and a
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--quick", action="store_true", help="CI size: a few minutes on 2 cores")
+    p.add_argument("--quick", action="store_true", help="CI size: 12 minutes on 2 cores")
     p.add_argument("--name", help="run folder name (default: 'quick' or 'demo')")
     p.add_argument("--out", default="runs", help="parent folder of the run (default: runs)")
     p.add_argument("--seed", type=int, default=0)
