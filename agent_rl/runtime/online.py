@@ -12,12 +12,12 @@ weights swapped into the serving policy after each update.
    current weights and scored by the strict scorer against the request's tools
    (:data:`ONLINE_REWARDS`). Given the ``tasks`` its clients run, a served
    conversation that is one of their episodes is replayed in the task's sandbox
-   (``runtime.replay``), and while the episode follows the task's expert its completions are
-   rewarded as offline GRPO rewards them: the expert's tool at that step with valid arguments,
-   and that call valid in the episode's state. Replayed steps off the expert's path are not
-   learned from: validity alone is won by a call that is valid anywhere (``run_tests``, reading
-   the same file again — both measured, BENCHMARKS.md), which is all that traffic of unknown
-   tasks can be rewarded for;
+   (``runtime.replay``), and while the episode follows the task's expert (detours that change
+   no file included) its completions are rewarded as offline GRPO rewards them: the expert's
+   tool at that step with valid arguments, and that call valid in the episode's state.
+   Replayed steps off the expert's path are not learned from: validity alone is won by a call
+   that is valid anywhere (``run_tests``, reading the same file again — both measured,
+   BENCHMARKS.md), which is all that traffic of unknown tasks can be rewarded for;
 3. saves the new weights with their version in ``output_dir`` (``runtime.online_state``: a
    folder renamed into place, then ``latest.json`` replaced atomically) and only then loads them
    into the served policy between requests (``ServedPolicy.swap_weights``), so every later
