@@ -68,10 +68,8 @@ class RunFolder:
 
     def stage(self, name: str, output: Path, make: Callable[[], Any]) -> None:
         """Run ``make`` unless ``output`` exists (a finished stage)."""
-        if output.exists():
-            self.echo(f"[{name}] done already ({output})")
+        if self._finished(name, output):
             return
-        self.echo(f"[{name}] ...")
         start = time.perf_counter()
         make()
         self._done(name, time.perf_counter() - start)
@@ -87,15 +85,19 @@ class RunFolder:
                 self.stage(job.label, job.output,
                            lambda job=job: work(self.config, job.kind, job.arg))  # fmt: skip
             return
-        running = {}
-        for job in jobs:
-            if job.output.exists():
-                self.echo(f"[{job.label}] done already ({job.output})")
-                continue
-            self.echo(f"[{job.label}] ...")
-            running[pool.submit(work, self.config, job.kind, job.arg, 1)] = job.label
+        running = {
+            pool.submit(work, self.config, job.kind, job.arg, 1): job.label
+            for job in jobs
+            if not self._finished(job.label, job.output)
+        }
         for done in as_completed(running):
             self._done(running[done], done.result())
+
+    def _finished(self, name: str, output: Path) -> bool:
+        """Whether the stage's ``output`` exists; says so, or that the stage starts."""
+        done = output.exists()
+        self.echo(f"[{name}] done already ({output})" if done else f"[{name}] ...")
+        return done
 
     def _done(self, name: str, seconds: float) -> None:
         self.timings[name] = round(seconds, 1)

@@ -102,7 +102,7 @@ class TaskReplayer:
             if said.get("role") != "assistant" or sandbox.done:
                 return None
             verdict = scorer.score(message_text(said, fmt), sandbox, expect_call=True)
-            files = dict(sandbox.snapshot()["files"])
+            files = sandbox.snapshot()["files"]  # a copy
             observation, _ = advance(sandbox, verdict)
             if observation is None:
                 return None  # a final answer ends an episode: nothing follows it
