@@ -10,8 +10,10 @@
                  ``start=None``, train_sft here on the base for ``sft_steps``
     grpo/        train_grpo from sft_start/final on the step prompts of the same N episodes
                  (no new expert data), checkpoint-K every curve_every steps
-    sft/         train_sft from sft_start/final on the same N episodes for GRPO's CPU seconds
-                 (compute-matched; its cosine schedule is laid over that budget)
+    sft/         train_sft from sft_start/final on the same N episodes for GRPO's compute
+                 (compute-matched: the FLOPs its linear layers spent, forward and backward,
+                 generation included — the same on any machine; ``match="cpu"``: its CPU
+                 seconds instead); its cosine schedule is laid over that budget
     eval/        one JSON per model and GRPO checkpoint: held-out family instances (test seeds
                  and test word pools), and ``hand-*.json`` on the hand-written test suite
     report.json  the side-by-side results (schema: ``agent_rl.evaluation.report``)
@@ -81,6 +83,10 @@ class DemoConfig:
     """SFT steps to the starting checkpoint (``start=None`` only)."""
     sft: dict[str, Any] = field(default_factory=dict)
     """Extra ``SFTSettings`` fields for both SFT runs."""
+    match: str = "flops"
+    """What the compute-matched SFT gets as much of as GRPO spent: ``flops`` (counted at the
+    model's linear layers: reproducible, machine- and load-independent) or ``cpu`` (process
+    CPU seconds: what a user's machine pays, but it moves with the load on that machine)."""
     grpo_steps: int = 300
     grpo: dict[str, Any] = field(
         default_factory=lambda: {
@@ -137,6 +143,10 @@ class DemoConfig:
             eval=EvalConfig(sampled_calls=10_000, other_calls=1_000, episodes=32, max_steps=12),
         )
         return replace(base, **changes)
+
+    def __post_init__(self) -> None:
+        if self.match not in ("flops", "cpu"):
+            raise ConfigError(f"match={self.match!r}: the SFT arm matches GRPO's 'flops' or 'cpu'")
 
     @property
     def run_dir(self) -> Path:
@@ -218,13 +228,17 @@ def _job(config: DemoConfig, kind: str, arg: Any, threads: int | None = None) ->
                    **_data(config), **settings)  # fmt: skip
     elif kind == "sft":
         shutil.rmtree(d / "sft", ignore_errors=True)  # a killed budgeted run starts over
-        # The same compute as GRPO: its process CPU seconds (fair on a shared, noisy box;
-        # equal to wall-clock x threads on an idle one) end the run, and the same SFT recipe's
-        # cosine schedule is laid over them (max_steps only caps it).
-        grpo_cpu = float(train_result(d / "grpo")["train_cpu_seconds"])
+        # The same compute as GRPO ends the run, and the same SFT recipe's cosine schedule is
+        # laid over it (max_steps only caps it): GRPO's counted FLOPs, or its process CPU
+        # seconds (equal to wall-clock x threads on an idle box, but they move with its load).
+        grpo = train_result(d / "grpo")
+        budget = (
+            {"max_flops": float(grpo["train_flops"])}
+            if config.match == "flops"
+            else {"max_seconds": float(grpo["train_cpu_seconds"]), "budget_clock": "cpu"}
+        )
         train_sft(str(d / "sft_start" / "final"), output_dir=str(d / "sft"), max_steps=10**6,
-                  max_seconds=grpo_cpu, budget_clock="cpu", **_data(config),
-                  **config.sft)  # fmt: skip
+                  **budget, **_data(config), **config.sft)  # fmt: skip
     else:
         tasks, states, hand_tasks, hand_states = _held_out(
             config.test_episodes, config.seed, tuple(config.formats)
@@ -333,9 +347,10 @@ def run_demo(
         policy_lag=train_result(d / "grpo").get("policy_lag"),
         train_seconds={name: float(train_result(d / name)["train_seconds"]) for name in MODELS[1:]},
     )
-    report.config["train_cpu_seconds"] = {
-        name: float(train_result(d / name)["train_cpu_seconds"]) for name in MODELS[1:]
-    }
+    for key in ("train_cpu_seconds", "train_flops"):
+        report.config[key] = {
+            name: float(train_result(d / name).get(key) or 0.0) for name in MODELS[1:]
+        }
     for name in MODELS:
         model = ModelEval.from_dict(name, read_json(d / "eval" / f"{name}.json"))
         model.train_seconds = report.train_seconds.get(name)

@@ -71,9 +71,10 @@ def test_quick_demo_writes_the_report_plot_and_table(quick_run) -> None:
         assert report[name]["n_episodes"] > 0
     assert report["policy_lag"] == 0
     assert report["config"]["seed"] == 0
-    # compute-matched: the extra SFT got GRPO's CPU seconds (its budget ends after a step)
-    cpu = report["config"]["train_cpu_seconds"]
-    assert cpu["sft"] >= 0.9 * cpu["grpo"]
+    # compute-matched: the extra SFT spent GRPO's FLOPs (its budget ends after a step)
+    flops = report["config"]["train_flops"]
+    assert report["config"]["match"] == "flops"
+    assert flops["grpo"] <= flops["sft"] <= 1.05 * flops["grpo"]
     assert set(report["train_seconds"]) == set(MODELS)
     assert [p["step"] for p in report["curve"]] == sorted(p["step"] for p in report["curve"])
     assert len(report["curve"]) >= 2
@@ -110,9 +111,9 @@ def test_quick_demo_rerun_skips_finished_stages(quick_run) -> None:
 def test_a_budgeted_run_lays_its_cosine_schedule_over_the_budget(fraction, lr) -> None:
     """The compute-matched SFT's learning rate: warmup, then cosine decay reaching 0 exactly
     when its CPU budget ends — however many steps that turns out to be."""
-    from agent_rl.training.runs import StopAfterSeconds
+    from agent_rl.training.compute import StopAtBudget
 
-    budget = StopAfterSeconds(100.0, "cpu", cosine_peak=1e-3, warmup=0.1)
+    budget = StopAtBudget(100.0, "cpu", cosine_peak=1e-3, warmup=0.1)
     assert budget.lr_at(fraction) == pytest.approx(lr, abs=1e-12)
 
 
@@ -217,15 +218,19 @@ def _tiny_demo(out: Path, name: str) -> DemoConfig:
 @pytest.mark.slow
 def test_stages_side_by_side_in_workers_compute_what_one_process_computes(tmp_path) -> None:
     """``workers=2`` runs GRPO beside the start's evaluations and the compute-matched SFT
-    beside GRPO's, in spawned processes: the same files and numbers as one process (the SFT
-    arm aside: a CPU budget ends it), every stage timed, the wall clock counted once."""
+    beside GRPO's, in spawned processes: the same files and numbers as one process — the
+    compute-matched SFT's too, its budget being GRPO's counted FLOPs, not seconds that move
+    with the load — every stage timed, the wall clock counted once."""
     from agent_rl.demo import run_demo
 
     one = run_demo(_tiny_demo(tmp_path, "one"), workers=1, echo=lambda _: None).to_dict()
     two = run_demo(_tiny_demo(tmp_path, "two"), workers=2, echo=lambda _: None).to_dict()
-    for name in ("base", "sft_start", "grpo"):
+    for name in ("base", "sft_start", "grpo", "sft"):
         for key in ("schema_valid_rate", "call_valid_rate", "n_calls", "errors_by_kind"):
             assert one[name][key] == two[name][key], (name, key)
+    flops = two["config"]["train_flops"]
+    assert flops == one["config"]["train_flops"]
+    assert flops["grpo"] > 0 and flops["grpo"] <= flops["sft"]  # it stops once GRPO's is spent
     assert [p["step"] for p in two["curve"]] == [1, 2]
     stages = two["config"]["stage_seconds"]
     assert set(stages) == set(one["config"]["stage_seconds"])

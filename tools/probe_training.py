@@ -3,6 +3,7 @@
     python tools/probe_training.py sft BASE OUT --n 300 --steps 300
     python tools/probe_training.py grpo START OUT --n 300 --cpu 600 --set learning_rate=3e-4
     python tools/probe_training.py matched START OUT --n 300 --cpu 600
+    python tools/probe_training.py matched START OUT --n 300 --flops-of runs/g   # GRPO's FLOPs
     python tools/probe_training.py fresh START OUT --n 300 --cpu 600   # unlimited fresh episodes
     python tools/probe_training.py eval OUT/final --calls 1000 --greedy 1 --hand 400
     python tools/probe_training.py eval OUT/final --split val --test 60 --calls 600  # choosing
@@ -11,7 +12,8 @@
 an SFT run folder (its ``final`` is the starting checkpoint). Data: a fixed expert set of ``--n``
 generated train family episodes (seed 0), as in the demo; ``fresh`` instead trains SFT on new
 episodes (other seeds) for the budget, the reference line. ``grpo``, ``matched`` and ``fresh``
-stop at ``--cpu`` process CPU seconds, so the arms get the same compute. ``--set`` passes any
+stop at ``--cpu`` process CPU seconds, so the arms get the same compute, or (``--flops-of RUN``)
+at the FLOPs another run counted (its ``train_result.json``). ``--set`` passes any
 ``SFTSettings`` / ``GRPOSettings`` field (JSON value, else a string). ``eval`` scores sampled
 (T=1.0) calls on held-out family instances (test seeds and word pools), optionally greedy once
 per state (``--greedy 1``) and sampled calls on the hand-written test suite (``--hand``):
@@ -42,6 +44,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--n", type=int, default=300, help="expert episodes in the fixed set")
     p.add_argument("--steps", type=int, default=300, help="sft: steps")
     p.add_argument("--cpu", type=float, default=600.0, help="grpo/matched/fresh: CPU-s budget")
+    p.add_argument("--flops-of", help="grpo/matched/fresh: the budget is this run's FLOPs instead")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     p.add_argument("--calls", type=int, default=1000, help="eval: sampled (T=1.0) calls")
     p.add_argument("--greedy", type=int, default=0, help="eval: 1 = each state once, greedy")
@@ -117,13 +120,18 @@ def main() -> None:
                            **common)  # fmt: skip
     else:
         start = Path(args.model) / "final"
-        budget = {"max_seconds": args.cpu, "budget_clock": "cpu", "max_steps": 10**6}
+        budget: dict[str, Any] = {"max_seconds": args.cpu, "budget_clock": "cpu"}
+        if args.flops_of:
+            spent = json.loads((Path(args.flops_of) / "train_result.json").read_text())
+            budget = {"max_flops": float(spent["train_flops"])}
+        budget["max_steps"] = 10**6
         if args.stage == "grpo":
             result = train_grpo(start, save_steps=10**6, **budget, **common)
         else:
             result = train_sft(start, per_device_train_batch_size=8, **budget, **common)
     print(f"{args.stage}: {result.global_step} steps, {result.train_cpu_seconds:.0f} CPU-s "
-          f"({result.train_seconds:.0f} s) -> {result.checkpoint}")  # fmt: skip
+          f"({result.train_seconds:.0f} s), {result.train_flops:.4g} FLOPs "
+          f"-> {result.checkpoint}")  # fmt: skip
 
 
 if __name__ == "__main__":

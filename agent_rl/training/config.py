@@ -5,7 +5,8 @@ change trl's), so every trl/transformers option works as a keyword, a CLI flag o
 and the trainers take them as ``args`` unchanged. What they add:
 
 - where the episodes come from (``formats``, ``trajectories``, ``source``, ``max_prompts``);
-- a wall-clock budget (``max_seconds``), for the compute-matched SFT baseline;
+- a compute budget (``max_seconds`` on the wall or CPU clock, or ``max_flops`` counted at the
+  model's linear layers), for the compute-matched SFT baseline;
 - LoRA through peft (:class:`LoraSettings`: ``use_peft``, rank, alpha, dropout, target modules,
   ``lora_merge``; trl's ``ModelConfig`` names), off by default: full fine-tuning;
 - defaults that work on a 2-core CPU with the tiny model: no bf16, no gradient checkpointing,
@@ -81,6 +82,12 @@ class DataFields:
         metadata={"help": "Clock of max_seconds: 'wall' (elapsed) or 'cpu' (this process's CPU "
                   "time, fairer on a shared machine)."},
     )  # fmt: skip
+    max_flops: float | None = field(
+        default=None,
+        metadata={"help": "Stop once the run's linear layers have spent this many FLOPs, "
+                  "forward and backward, generation included (the compute-matched baseline, "
+                  "reproducible on any machine); a cosine schedule is then laid over it."},
+    )  # fmt: skip
 
 
 @dataclass
@@ -132,6 +139,10 @@ def _check_common(s: DataFields) -> None:
         raise ConfigError(f"max_seconds={s.max_seconds} must be positive (or unset for no limit).")
     if s.budget_clock not in ("wall", "cpu"):
         raise ConfigError(f"budget_clock={s.budget_clock!r} is not supported. Set 'wall' or 'cpu'.")
+    if s.max_flops is not None and s.max_flops <= 0:
+        raise ConfigError(f"max_flops={s.max_flops} must be positive (or unset for no limit).")
+    if s.max_flops is not None and s.max_seconds is not None:
+        raise ConfigError("max_seconds and max_flops are both set. Set one budget.")
     if s.lora_r < 1 or s.lora_alpha < 1 or not 0 <= s.lora_dropout < 1:
         raise ConfigError("lora_r and lora_alpha must be >= 1 and lora_dropout in [0, 1).")
     if s.use_peft and not s.lora_target_modules:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
+from agent_rl.training.compute import MatmulFlops, StopAtBudget, clock
 from agent_rl.training.config import GRPOSettings, data_seed, policy_lag
 from agent_rl.training.data import (
     StepExample,
@@ -35,9 +36,7 @@ from agent_rl.training.data import (
 from agent_rl.training.rewards import DEFAULT_WEIGHTS, LIVE_REWARDS, RECORDED_REWARDS
 from agent_rl.training.runs import (
     MetricsLog,
-    StopAfterSeconds,
     TrainResult,
-    clock,
     finish_run,
     load_policy,
     lora_config,
@@ -117,9 +116,6 @@ def train_grpo(
 
     lag = policy_lag(args)
     metrics = MetricsLog(output_dir, extra={"policy_lag": lag})
-    extra: list[Any] = []
-    if args.max_seconds is not None:
-        extra.append(StopAfterSeconds(args.max_seconds, args.budget_clock))
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is documented here
     trainer = GRPOTrainer(
         model=policy,
@@ -127,17 +123,24 @@ def train_grpo(
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[*extra, *callbacks],
+        callbacks=list(callbacks),
         peft_config=lora_config(args),
         rollout_func=rollout,
     )
+    flops = MatmulFlops(trainer.model)  # generation, the loss's forward and its backward
+    trainer.add_callback(flops)
+    if args.max_flops is not None:
+        trainer.add_callback(StopAtBudget(args.max_flops, "flops", meter=flops))
+    elif args.max_seconds is not None:
+        trainer.add_callback(StopAtBudget(args.max_seconds, args.budget_clock))
     # First, so the lag is in the logs every reporter (TensorBoard ...) sees.
     trainer.callback_handler.callbacks.insert(0, metrics)
     resume = resolve_resume(args.resume_from_checkpoint, output_dir)
+    flops.resume(resume)
     logger.info(
         "GRPO (%s) on %d prompts, %d generations each, policy lag %d -> %s",
         args.source, len(dataset), args.num_generations, lag, output_dir,
     )  # fmt: skip
     started = (clock("wall"), clock("cpu"))
     trainer.train(resume_from_checkpoint=resume)
-    return finish_run(trainer, output_dir, started, lag, metrics)
+    return finish_run(trainer, output_dir, started, lag, metrics, flops)

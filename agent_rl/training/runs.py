@@ -1,15 +1,15 @@
 """What SFT and GRPO runs share: loading the policy, resuming, callbacks, the run result.
 
 - :class:`TrainResult` — where the final checkpoint and the logs went, the step reached, the
-  wall-clock seconds of training (what the compute-matched SFT baseline is given).
-- :class:`StopAfterSeconds` — a ``TrainerCallback`` that ends training after a time budget.
+  seconds and counted FLOPs of training (what the compute-matched SFT baseline is given).
 - :class:`MetricsLog` — every logged metric dict as a line of ``<output_dir>/metrics.jsonl``
   (TensorBoard logs go to ``<output_dir>/runs/``).
 - :func:`resolve_resume` — ``resume_from_checkpoint``: a path, ``"latest"`` or ``None``.
 - :func:`lora_config` — the peft ``LoraConfig`` of a run's LoRA settings (``None``: full
   fine-tuning), passed to the trainers as ``peft_config``.
 
-Not a trainer: ``sft.py`` and ``grpo.py`` wire trl's trainers with these.
+Not a trainer: ``sft.py`` and ``grpo.py`` wire trl's trainers with these (and with the
+budget and FLOPs counter of ``compute.py``).
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from typing import Any
 from transformers import TrainerCallback
 
 from agent_rl.errors import TrainingError
+from agent_rl.training.compute import MatmulFlops, clock
 
 __all__ = [
     "MetricsLog",
-    "StopAfterSeconds",
     "TrainResult",
-    "clock",
     "finish_run",
     "last_complete_checkpoint",
     "load_policy",
@@ -52,9 +51,11 @@ class TrainResult:
     adapter folder with ``use_peft``, and ``merged`` the merged model with ``lora_merge``);
     ``train_seconds`` the wall-clock time of the training loop itself (generation, scoring and
     updates; not model loading or dataset building), ``train_cpu_seconds`` its process CPU
-    time; ``metrics`` the last logged values; ``num_processes`` the data-parallel processes
-    (``accelerate launch --num_processes N``; every one returns this result, the main one
-    writes it).
+    time, ``train_flops`` the FLOPs of its linear layers, forward and backward, generation
+    included (:class:`~agent_rl.training.compute.MatmulFlops`: the whole run's, across
+    resumes and processes; the same on any machine); ``metrics`` the last logged values;
+    ``num_processes`` the data-parallel processes (``accelerate launch --num_processes N``;
+    every one returns this result, the main one writes it).
     """
 
     checkpoint: Path
@@ -62,6 +63,7 @@ class TrainResult:
     global_step: int
     train_seconds: float
     train_cpu_seconds: float
+    train_flops: float = 0.0
     policy_lag: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     merged: Path | None = None
@@ -80,67 +82,6 @@ class TrainResult:
         data["checkpoint"], data["output_dir"] = str(self.checkpoint), str(self.output_dir)
         data["merged"] = None if self.merged is None else str(self.merged)
         return data
-
-
-def clock(kind: str = "wall") -> float:
-    """Seconds on the ``wall`` clock or of this process's ``cpu`` time (all threads)."""
-    return time.perf_counter() if kind == "wall" else time.process_time()
-
-
-class StopAfterSeconds(TrainerCallback):
-    """Stop training (after the current optimizer step) once ``seconds`` have passed since
-    training began on ``clock`` (``wall`` or ``cpu``), saving a checkpoint then if the run
-    saves by steps.
-
-    With ``cosine_peak`` the learning rate follows a warmup + cosine schedule laid over the
-    *budget* instead of over ``max_steps``: ``warmup`` (a fraction) of the seconds to reach
-    ``cosine_peak``, then cosine decay to 0 exactly when the budget ends, however many steps
-    that is (the run's scheduler must be ``constant``; this sets its base rate each step, so
-    logged learning rates are the real ones). A budgeted baseline planned in steps would end
-    its budget mid-schedule, at a high learning rate, or never leave its warmup.
-    """
-
-    def __init__(
-        self,
-        seconds: float,
-        clock: str = "wall",
-        *,
-        cosine_peak: float | None = None,
-        warmup: float = 0.0,
-    ) -> None:
-        self.seconds = seconds
-        self.clock = clock
-        self.cosine_peak, self.warmup = cosine_peak, warmup
-        self.started: float | None = None
-        self.stopped_at_step: int | None = None
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.started = clock(self.clock)
-
-    def lr_at(self, fraction: float) -> float:
-        """The scheduled learning rate ``fraction`` of the way through the budget."""
-        peak = self.cosine_peak or 0.0
-        f = min(max(fraction, 0.0), 1.0)
-        if f < self.warmup:
-            return peak * f / self.warmup
-        return peak * 0.5 * (1.0 + math.cos(math.pi * (f - self.warmup) / (1.0 - self.warmup)))
-
-    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.cosine_peak is None or self.started is None:
-            return
-        lr = self.lr_at((clock(self.clock) - self.started) / self.seconds)
-        optimizer, scheduler = kwargs.get("optimizer"), kwargs.get("lr_scheduler")
-        for group in getattr(optimizer, "param_groups", ()):
-            group["lr"] = lr
-        if scheduler is not None and hasattr(scheduler, "base_lrs"):
-            scheduler.base_lrs = [lr] * len(scheduler.base_lrs)
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        if self.started is not None and clock(self.clock) - self.started >= self.seconds:
-            control.should_training_stop = True
-            control.should_save = args.save_strategy != "no"
-            self.stopped_at_step = state.global_step
-        return control
 
 
 class MetricsLog(TrainerCallback):
@@ -265,10 +206,17 @@ def lora_config(settings: Any) -> Any:
 
 
 def finish_run(trainer: Any, output_dir: Path, started: tuple[float, float], lag: int | None,
-               metrics: MetricsLog) -> TrainResult:  # fmt: skip
+               metrics: MetricsLog, flops: MatmulFlops) -> TrainResult:  # fmt: skip
     """Save the final model (or LoRA adapter) and tokenizer to ``<output_dir>/final``, with
     ``lora_merge`` the merged model to ``<output_dir>/final-merged``, and describe the run."""
     final = output_dir / FINAL
+    flops.detach()
+    spent = flops.total
+    if trainer.args.world_size > 1:  # every process counted its own share
+        import torch
+
+        mine = torch.tensor([spent], dtype=torch.float64, device=trainer.accelerator.device)
+        spent = float(trainer.accelerator.gather(mine).sum())
     trainer.save_model(str(final))
     merged = None
     main = trainer.is_world_process_zero()
@@ -282,6 +230,7 @@ def finish_run(trainer: Any, output_dir: Path, started: tuple[float, float], lag
         global_step=int(trainer.state.global_step),
         train_seconds=round(clock("wall") - started[0], 3),
         train_cpu_seconds=round(clock("cpu") - started[1], 3),
+        train_flops=spent,
         policy_lag=lag,
         metrics=metrics.last,
         merged=merged,

@@ -4,9 +4,10 @@ Each example is one episode as the agent saw it (every step's exact prompt is a 
 loss on the assistant turns only — the valid outputs. The same function makes both baselines:
 
 - the SFT start point GRPO begins from: ``train_sft(tiny_model, output_dir=..., max_steps=...)``;
-- the compute-matched SFT: the same checkpoint trained further for GRPO's CPU time,
-  ``train_sft(sft_ckpt, max_seconds=grpo.train_cpu_seconds, budget_clock="cpu", ...)`` — its
-  cosine schedule is laid over that budget, so it decays to 0 exactly when the budget ends.
+- the compute-matched SFT: the same checkpoint trained further on GRPO's compute,
+  ``train_sft(sft_ckpt, max_flops=grpo.train_flops, ...)`` (or its seconds:
+  ``max_seconds=grpo.train_cpu_seconds, budget_clock="cpu"``) — its cosine schedule is laid
+  over that budget, so it decays to 0 exactly when the budget ends.
 
 Not a GRPO trainer and not an evaluator.
 """
@@ -19,13 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
+from agent_rl.training.compute import MatmulFlops, StopAtBudget, clock
 from agent_rl.training.config import SFTSettings
 from agent_rl.training.data import StepExample, settings_steps, sft_dataset
 from agent_rl.training.runs import (
     MetricsLog,
-    StopAfterSeconds,
     TrainResult,
-    clock,
     finish_run,
     load_policy,
     lora_config,
@@ -53,16 +53,17 @@ def _settings(cls: type, settings: Any, overrides: dict[str, Any]) -> Any:
     return settings
 
 
-def _budget(args: SFTSettings) -> StopAfterSeconds:
-    """The time budget; a cosine schedule is laid over the budget rather than ``max_steps``
-    (which then only caps the run), so the budget ends exactly where the schedule does."""
+def _budget(args: SFTSettings, meter: MatmulFlops) -> StopAtBudget:
+    """The seconds or FLOPs budget; a cosine schedule is laid over the budget rather than
+    ``max_steps`` (which then only caps the run), so the budget ends where the schedule does."""
+    flops = args.max_flops is not None
+    limit, on = (args.max_flops, "flops") if flops else (args.max_seconds, args.budget_clock)
     if str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)) != "cosine":
-        return StopAfterSeconds(args.max_seconds or 0.0, args.budget_clock)
+        return StopAtBudget(limit or 0.0, on, meter=meter)
     warmup = args.warmup_steps if args.warmup_steps < 1 else 0.0
     args.lr_scheduler_type = "constant"  # the callback sets the rate each step
-    return StopAfterSeconds(
-        args.max_seconds or 0.0, args.budget_clock, cosine_peak=args.learning_rate, warmup=warmup
-    )
+    return StopAtBudget(limit or 0.0, on, meter=meter, cosine_peak=args.learning_rate,
+                        warmup=warmup)  # fmt: skip
 
 
 def train_sft(
@@ -92,19 +93,21 @@ def train_sft(
         steps = settings_steps(args, tasks)
     dataset = sft_dataset(steps)
     metrics = MetricsLog(output_dir)
-    extra: list[Any] = [metrics]
-    if args.max_seconds is not None:
-        extra.append(_budget(args))
     trainer = SFTTrainer(
         model=policy,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[*extra, *callbacks],
+        callbacks=[metrics, *callbacks],
         peft_config=lora_config(args),
     )
+    flops = MatmulFlops(trainer.model)  # after peft wrapped it: its LoRA layers count too
+    trainer.add_callback(flops)
+    if args.max_seconds is not None or args.max_flops is not None:
+        trainer.add_callback(_budget(args, flops))
     resume = resolve_resume(args.resume_from_checkpoint, output_dir)
+    flops.resume(resume)
     logger.info("SFT on %d examples -> %s", len(dataset), output_dir)
     started = (clock("wall"), clock("cpu"))
     trainer.train(resume_from_checkpoint=resume)
-    return finish_run(trainer, output_dir, started, None, metrics)
+    return finish_run(trainer, output_dir, started, None, metrics, flops)
