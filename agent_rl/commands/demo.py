@@ -5,7 +5,8 @@
 
 Starts from the shipped ``tiny-sft`` (the tiny model after 600 SFT steps on a fixed set of
 generated expert episodes; ``--start none`` trains that start here), then trains GRPO and a
-compute-matched SFT (same CPU seconds, same episodes), evaluates all on held-out family
+compute-matched SFT (the FLOPs GRPO spent, or with ``--match cpu`` its CPU seconds; the same
+episodes), evaluates all on held-out family
 instances and on the hand-written test suite, prints the tables and writes
 ``<out>/<name>/report.json`` and ``validity.png``. Re-running the same command resumes:
 finished stages are skipped. The work is done by ``agent_rl.demo.run_demo``.
@@ -35,9 +36,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="the SFT checkpoint to continue from (default: the shipped tiny-sft); "
         "'none' trains one here for --sft-steps",
     )
+    p.add_argument(
+        "--episodes",
+        type=int,
+        help="N, the fixed expert set every arm draws on (default 300; a --start must have been "
+        "trained on the same N: its recipe.json is checked)",
+    )
     p.add_argument("--grpo-steps", type=int, help="override the preset's GRPO steps")
     p.add_argument("--sft-steps", type=int, help="override the preset's SFT steps")
     p.add_argument("--calls", type=int, help="override the sampled (T=1.0) calls per model")
+    p.add_argument(
+        "--match",
+        choices=["flops", "cpu"],
+        default="flops",
+        help="the compute-matched SFT spends GRPO's counted FLOPs (default: reproducible on any "
+        "machine) or its process CPU seconds (what this machine paid; moves with its load)",
+    )
     p.add_argument("--restart", action="store_true", help="delete this run's folder and start over")
     p.add_argument(
         "--workers",
@@ -54,11 +68,13 @@ def run(args: argparse.Namespace) -> int:
 
     from agent_rl.demo import DemoConfig, run_demo
 
-    changes: dict[str, object] = {"out": args.out, "seed": args.seed}
+    changes: dict[str, object] = {"out": args.out, "seed": args.seed, "match": args.match}
     if args.name:
         changes["name"] = args.name
     if args.grpo_steps is not None:
         changes["grpo_steps"] = args.grpo_steps
+    if args.episodes is not None:
+        changes["train_episodes"] = args.episodes
     if args.start is not None:
         changes["start"] = None if args.start.lower() == "none" else args.start
     if args.sft_steps is not None:
