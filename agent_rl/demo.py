@@ -12,7 +12,7 @@
                  (no new expert data), checkpoint-K every curve_every steps
     sft/         train_sft from sft_start/final on the same N episodes for GRPO's compute
                  (compute-matched: the FLOPs its linear layers spent, forward and backward,
-                 generation included — the same on any machine; ``match="cpu"``: its CPU
+                 generation included — not moved by load; ``match="cpu"``: its CPU
                  seconds instead); its cosine schedule is laid over that budget
     eval/        one JSON per model and GRPO checkpoint: held-out family instances (test seeds
                  and test word pools), and ``hand-*.json`` on the hand-written test suite
@@ -85,7 +85,7 @@ class DemoConfig:
     """Extra ``SFTSettings`` fields for both SFT runs."""
     match: str = "flops"
     """What the compute-matched SFT gets as much of as GRPO spent: ``flops`` (counted at the
-    model's linear layers: reproducible, machine- and load-independent) or ``cpu`` (process
+    model's linear layers; speed and load do not move it) or ``cpu`` (process
     CPU seconds: what a user's machine pays, but it moves with the load on that machine)."""
     grpo_steps: int = 300
     grpo: dict[str, Any] = field(
@@ -109,7 +109,7 @@ class DemoConfig:
     def quick(cls, **changes: Any) -> DemoConfig:
         """CI size: from the shipped start (N = 300 expert episodes), 80 GRPO steps against
         the compute-matched SFT, 2,000 sampled calls a model on 30 held-out family instances
-        (12 minutes on 2 cores with 2 workers)."""
+        (14 minutes on 2 cores with 2 workers)."""
         base = cls(
             name="quick",
             train_episodes=300,

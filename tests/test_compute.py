@@ -123,3 +123,21 @@ def test_a_resumed_grpo_run_counts_the_whole_run(tiny: Path, tmp_path: Path) -> 
     assert resumed.global_step == 2  # type: ignore[attr-defined]
     assert resumed.train_flops == pytest.approx(straight.train_flops, rel=0.1)  # type: ignore[attr-defined]
     assert resumed.train_flops > 1.5 * saved["flops"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_a_kl_reference_models_forward_is_counted(tiny: Path, tmp_path: Path) -> None:
+    """With ``beta > 0`` trl scores every completion under a separate reference model too:
+    that forward is compute the run spent, so one step costs more than the same step without."""
+    from agent_rl.training import train_grpo
+
+    steps = list(expert_steps(load_tasks("train")[:1], ["json"]))[:1]
+
+    def flops(beta: float) -> float:
+        return train_grpo(str(tiny), steps=steps, output_dir=str(tmp_path / str(beta)),
+                          max_steps=1, num_generations=2, per_device_train_batch_size=2,
+                          max_completion_length=8, save_strategy="no", beta=beta,
+                          **QUIET).train_flops  # type: ignore[arg-type]  # fmt: skip
+
+    without, with_ref = flops(0.0), flops(0.04)
+    assert without > 0 and with_ref > without

@@ -1,6 +1,6 @@
 """``agent-rl demo``: the whole SFT-vs-GRPO pipeline in one command, offline, on a CPU.
 
-    agent-rl demo --quick            # CI size (12 minutes on 2 cores)
+    agent-rl demo --quick            # CI size (14 minutes on 2 cores)
     agent-rl demo                    # the README's run (26.5 minutes on 2 cores)
 
 Starts from the shipped ``tiny-sft`` (the tiny model after 600 SFT steps on a fixed set of
@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--quick", action="store_true", help="CI size: 12 minutes on 2 cores")
+    p.add_argument("--quick", action="store_true", help="CI size: 14 minutes on 2 cores")
     p.add_argument("--name", help="run folder name (default: 'quick' or 'demo')")
     p.add_argument("--out", default="runs", help="parent folder of the run (default: runs)")
     p.add_argument("--seed", type=int, default=0)
@@ -49,8 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--match",
         choices=["flops", "cpu"],
         default="flops",
-        help="the compute-matched SFT spends GRPO's counted FLOPs (default: reproducible on any "
-        "machine) or its process CPU seconds (what this machine paid; moves with its load)",
+        help="the compute-matched SFT spends GRPO's counted FLOPs (default: load does not move "
+        "it) or its process CPU seconds (what this machine paid; moves with its load)",
     )
     p.add_argument("--restart", action="store_true", help="delete this run's folder and start over")
     p.add_argument(

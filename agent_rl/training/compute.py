@@ -5,8 +5,10 @@
   recomputed activations, LoRA branches and padded positions included, because the machine
   computes them. Attention's score and weighting products (softmax(QKᵀ)V, a few percent of a
   small model's work at a few hundred tokens) are not linear layers and are left out for every
-  run alike. A count from tensor shapes alone: the same run gives the same number on any
-  machine, under any load — what the compute-matched baseline needs to be reproducible.
+  run alike. A count from tensor shapes alone, not speed or load: a seeded run counts the same
+  every time on the same hardware, whatever else the machine is doing — what the
+  compute-matched baseline needs to be reproducible (other hardware may sample other
+  completions, of other lengths, and count those).
 - :class:`StopAtBudget` — a ``TrainerCallback`` that ends training once a budget of wall
   seconds, process CPU seconds or counted FLOPs is spent, optionally laying a warmup + cosine
   learning-rate schedule over the budget.
@@ -38,7 +40,8 @@ def clock(kind: str = "wall") -> float:
 
 
 class MatmulFlops(TrainerCallback):
-    """The FLOPs of every ``torch.nn.Linear`` in ``model`` since it was attached.
+    """The FLOPs of every ``torch.nn.Linear`` in ``models`` (the policy; GRPO's separate
+    reference model too, when it has one) since they were attached.
 
     A forward pass of a linear layer over ``r`` rows costs ``2·r·in·out``; when its output
     needs a gradient, the backward costs as much again for the input's gradient (when the
@@ -50,12 +53,14 @@ class MatmulFlops(TrainerCallback):
     run (:meth:`resume`) reports the whole run's FLOPs, not its last part's.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, *models: Any) -> None:
         import torch
 
         self.total = 0.0
         self._handles = [
             m.register_forward_hook(self._count)
+            for model in models
+            if model is not None
             for m in model.modules()
             if isinstance(m, torch.nn.Linear)
         ]

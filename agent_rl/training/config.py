@@ -86,7 +86,7 @@ class DataFields:
         default=None,
         metadata={"help": "Stop once the run's linear layers have spent this many FLOPs, "
                   "forward and backward, generation included (the compute-matched baseline, "
-                  "reproducible on any machine); a cosine schedule is then laid over it."},
+                  "independent of speed and load); a cosine schedule is then laid over it."},
     )  # fmt: skip
 
 

@@ -127,7 +127,8 @@ def train_grpo(
         peft_config=lora_config(args),
         rollout_func=rollout,
     )
-    flops = MatmulFlops(trainer.model)  # generation, the loss's forward and its backward
+    # generation, the loss's forward and backward, a separate KL reference model's forward
+    flops = MatmulFlops(trainer.model, getattr(trainer, "ref_model", None))
     trainer.add_callback(flops)
     if args.max_flops is not None:
         trainer.add_callback(StopAtBudget(args.max_flops, "flops", meter=flops))

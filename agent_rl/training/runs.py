@@ -53,7 +53,7 @@ class TrainResult:
     updates; not model loading or dataset building), ``train_cpu_seconds`` its process CPU
     time, ``train_flops`` the FLOPs of its linear layers, forward and backward, generation
     included (:class:`~agent_rl.training.compute.MatmulFlops`: the whole run's, across
-    resumes and processes; the same on any machine); ``metrics`` the last logged values;
+    resumes and processes; not moved by speed or load); ``metrics`` the last logged values;
     ``num_processes`` the data-parallel processes (``accelerate launch --num_processes N``;
     every one returns this result, the main one writes it).
     """
