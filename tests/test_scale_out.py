@@ -86,4 +86,6 @@ def test_grpo_two_cpu_processes_match_one(tmp_path: Path) -> None:
     last1, last2 = _steps(one)[-1], _steps(two)[-1]
     # (211 prompts: 2 steps of 2/105 epoch per rank vs 2/211)
     assert last2["epoch"] == pytest.approx(2 * last1["epoch"], rel=0.02)
+    # ... and so twice the compute, counted on both ranks and summed in the result
+    assert results[2]["train_flops"] == pytest.approx(2 * results[1]["train_flops"], rel=0.35)
     assert abs(last2["entropy"] - last1["entropy"]) < 0.5

@@ -219,7 +219,7 @@ def test_settings_declare_the_data_fields_once() -> None:
     from agent_rl.training.config import DataFields, GRPOSettings, SFTSettings
 
     shared = {f.name for f in fields(DataFields)}
-    assert {"families", "tasks", "task_split", "formats", "max_seconds"} <= shared
+    assert {"families", "tasks", "task_split", "formats", "max_seconds", "max_flops"} <= shared
     for cls in (SFTSettings, GRPOSettings):
         assert issubclass(cls, DataFields) and shared <= {f.name for f in fields(cls)}
         assert not shared & set(vars(cls).get("__annotations__", {}))  # not re-declared

@@ -5,13 +5,14 @@
     agent-rl sft --tasks my_tasks.jsonl --formats hermes
     agent-rl sft --config sft.yaml                      # any SFTConfig field, trl's YAML
     agent-rl sft --model runs/sft/final --max_seconds 120 --output_dir runs/sft-matched
+    agent-rl sft --model runs/sft/final --max_flops 4.8e12   # a GRPO run's train_flops
     agent-rl sft --model smollm2-135m --use_peft --merge      # LoRA on a real model (offline)
 
 Without ``--model`` the offline tiny model is built first (``runs/tiny-model``). Every other
 flag is a field of ``SFTSettings`` — trl's ``SFTConfig`` plus agent-rl's data fields
 (``--formats``, ``--task_split``, ``--families``, ``--tasks``, ``--trajectories``,
-``--data_seed``, ``--max_seconds``, ``--budget_clock``) — as a flag or a YAML key. The work is
-done by ``agent_rl.training.train_sft``.
+``--data_seed``, ``--max_seconds``, ``--budget_clock``, ``--max_flops``) — as a flag or a
+YAML key. The work is done by ``agent_rl.training.train_sft``.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     (settings,) = parse_settings(SFTSettings, settings_argv(args))
     result = train_sft(model_path(args), settings)
     print(
-        f"SFT done: {result.global_step} steps in {result.train_seconds:.1f}s -> "
+        f"SFT done: {result.global_step} steps in {result.train_seconds:.1f}s "
+        f"({result.train_flops:.4g} FLOPs) -> "
         f"{result.checkpoint} (logs: {result.metrics_file}, tensorboard: {result.tensorboard_dir})"
     )
     return 0

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     (settings,) = parse_settings(GRPOSettings, settings_argv(args))
     result = train_grpo(model_path(args), settings)
     print(
-        f"GRPO done: {result.global_step} steps in {result.train_seconds:.1f}s, policy lag "
+        f"GRPO done: {result.global_step} steps in {result.train_seconds:.1f}s "
+        f"({result.train_flops:.4g} FLOPs), policy lag "
         f"{result.policy_lag} -> {result.checkpoint} (logs: {result.metrics_file}, "
         f"tensorboard: {result.tensorboard_dir})"
     )
