@@ -1,7 +1,7 @@
 """``agent-rl demo``: the whole SFT-vs-GRPO pipeline in one command, offline, on a CPU.
 
     agent-rl demo --quick            # CI size (14 minutes on 2 cores)
-    agent-rl demo                    # the README's run (~29 minutes on 2 cores)
+    agent-rl demo                    # the README's run (about half an hour on 2 cores)
 
 Starts from the shipped ``tiny-sft`` (the tiny model after 600 SFT steps on a fixed set of
 generated expert episodes; ``--start none`` trains that start here), then trains GRPO and a

@@ -3,15 +3,15 @@
 - :class:`MatmulFlops` — counts the floating-point operations of every linear layer a model
   runs, forward and backward, as it runs: generation, the loss's forward and its backward,
   recomputed activations, LoRA branches and padded positions included, because the machine
-  computes them. Attention's score and weighting products (softmax(QKᵀ)V, a few percent of a
-  small model's work at a few hundred tokens) are not linear layers and are left out for every
-  run alike. A count from tensor shapes alone, not speed or load: a seeded run counts the same
-  every time on the same hardware, whatever else the machine is doing — what the
-  compute-matched baseline needs to be reproducible (other hardware may sample other
-  completions, of other lengths, and count those).
+  computes them. Attention's score and weighting products (softmax(QKᵀ)V) are not linear
+  layers and are left out for every run alike (at the tiny model's width and a few hundred
+  tokens of context, of the order of a tenth of its work). A count from tensor shapes alone,
+  not speed or load: a seeded run counts the same every time on the same hardware, whatever
+  else the machine is doing — what the compute-matched baseline needs to be reproducible
+  (other hardware may sample other completions, of other lengths, and count those).
 - :class:`StopAtBudget` — a ``TrainerCallback`` that ends training once a budget of wall
   seconds, process CPU seconds or counted FLOPs is spent, optionally laying a warmup + cosine
-  learning-rate schedule over the budget.
+  learning-rate schedule over the budget; :func:`budget_of` — the one a run's settings ask for.
 
 Not a profiler: it times nothing and measures no memory.
 """
@@ -26,7 +26,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-__all__ = ["BUDGET_CLOCKS", "MatmulFlops", "StopAtBudget", "clock"]
+__all__ = ["BUDGET_CLOCKS", "MatmulFlops", "StopAtBudget", "budget_of", "clock"]
 
 BUDGET_CLOCKS = ("wall", "cpu", "flops")
 """What a budget counts: elapsed seconds, this process's CPU seconds, or counted FLOPs."""
@@ -160,3 +160,17 @@ class StopAtBudget(TrainerCallback):
             control.should_save = args.save_strategy != "no"
             self.stopped_at_step = state.global_step
         return control
+
+
+def budget_of(
+    args: Any, meter: MatmulFlops, *, cosine_peak: float | None = None, warmup: float = 0.0
+) -> StopAtBudget | None:
+    """The budget a run's settings ask for: ``max_flops`` counted by ``meter``, else
+    ``max_seconds`` on ``budget_clock``, else none."""
+    if args.max_flops is not None:
+        limit, on = args.max_flops, "flops"
+    elif args.max_seconds is not None:
+        limit, on = args.max_seconds, args.budget_clock
+    else:
+        return None
+    return StopAtBudget(limit, on, meter=meter, cosine_peak=cosine_peak, warmup=warmup)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
-from agent_rl.training.compute import MatmulFlops, StopAtBudget, clock
+from agent_rl.training.compute import MatmulFlops, budget_of, clock
 from agent_rl.training.config import GRPOSettings, data_seed, policy_lag
 from agent_rl.training.data import (
     StepExample,
@@ -130,10 +130,9 @@ def train_grpo(
     # generation, the loss's forward and backward, a separate KL reference model's forward
     flops = MatmulFlops(trainer.model, getattr(trainer, "ref_model", None))
     trainer.add_callback(flops)
-    if args.max_flops is not None:
-        trainer.add_callback(StopAtBudget(args.max_flops, "flops", meter=flops))
-    elif args.max_seconds is not None:
-        trainer.add_callback(StopAtBudget(args.max_seconds, args.budget_clock))
+    budget = budget_of(args, flops)
+    if budget is not None:
+        trainer.add_callback(budget)
     # First, so the lag is in the logs every reporter (TensorBoard ...) sees.
     trainer.callback_handler.callbacks.insert(0, metrics)
     resume = resolve_resume(args.resume_from_checkpoint, output_dir)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_rl.errors import ConfigError
-from agent_rl.training.compute import MatmulFlops, StopAtBudget, clock
+from agent_rl.training.compute import MatmulFlops, StopAtBudget, budget_of, clock
 from agent_rl.training.config import SFTSettings
 from agent_rl.training.data import StepExample, settings_steps, sft_dataset
 from agent_rl.training.runs import (
@@ -53,17 +53,17 @@ def _settings(cls: type, settings: Any, overrides: dict[str, Any]) -> Any:
     return settings
 
 
-def _budget(args: SFTSettings, meter: MatmulFlops) -> StopAtBudget:
-    """The seconds or FLOPs budget; a cosine schedule is laid over the budget rather than
-    ``max_steps`` (which then only caps the run), so the budget ends where the schedule does."""
-    flops = args.max_flops is not None
-    limit, on = (args.max_flops, "flops") if flops else (args.max_seconds, args.budget_clock)
+def _budget(args: SFTSettings, meter: MatmulFlops) -> StopAtBudget | None:
+    """The seconds or FLOPs budget, if any; a cosine schedule is laid over the budget rather
+    than ``max_steps`` (which then only caps the run), so the budget ends where the schedule
+    does."""
     if str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)) != "cosine":
-        return StopAtBudget(limit or 0.0, on, meter=meter)
+        return budget_of(args, meter)
     warmup = args.warmup_steps if args.warmup_steps < 1 else 0.0
-    args.lr_scheduler_type = "constant"  # the callback sets the rate each step
-    return StopAtBudget(limit or 0.0, on, meter=meter, cosine_peak=args.learning_rate,
-                        warmup=warmup)  # fmt: skip
+    budget = budget_of(args, meter, cosine_peak=args.learning_rate, warmup=warmup)
+    if budget is not None:
+        args.lr_scheduler_type = "constant"  # the callback sets the rate each step
+    return budget
 
 
 def train_sft(
@@ -103,8 +103,9 @@ def train_sft(
     )
     flops = MatmulFlops(trainer.model)  # after peft wrapped it: its LoRA layers count too
     trainer.add_callback(flops)
-    if args.max_seconds is not None or args.max_flops is not None:
-        trainer.add_callback(_budget(args, flops))
+    budget = _budget(args, flops)
+    if budget is not None:
+        trainer.add_callback(budget)
     resume = resolve_resume(args.resume_from_checkpoint, output_dir)
     flops.resume(resume)
     logger.info("SFT on %d examples -> %s", len(dataset), output_dir)
