@@ -4,7 +4,8 @@
     python tools/train_start.py                       # ~35 minutes on one core
     python tools/train_start.py --work runs/start --steps 600 --n 300
 
-1. ``build_tiny_model`` (seed 0) — the untrained base;
+1. ``build_tiny_model`` (seed 0) — the untrained base; with ``--copy``, then copy-pretrained
+   (:func:`agent_rl.training.copying.pretrain_copying`: it learns to copy from its context);
 2. SFT on a FIXED set of N generated train-split family episodes (the demo's expert set:
    ``families=N, data_seed=seed``), a checkpoint every ``--every`` steps;
 3. each checkpoint scored on VALIDATION instances — the ``val`` split's own word pools, seeds
@@ -71,6 +72,12 @@ def _commit() -> str:
         return "unknown"
 
 
+def _copying(model: Path) -> dict[str, Any] | None:
+    """The copy pretraining record of the SFT's starting model, if it had one."""
+    record = model / "copying.json"
+    return json.loads(record.read_text()) if record.is_file() else None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--work", default="runs/start", help="run folder (model/, sft/, curve.json)")
@@ -81,6 +88,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val", type=int, default=60, help="validation instances")
     p.add_argument("--val-calls", type=int, default=400, help="sampled calls per checkpoint")
+    p.add_argument("--copy", action="store_true", help="copy-pretrain the base before SFT")
     args = p.parse_args()
 
     from transformers import set_seed
@@ -93,7 +101,14 @@ def main() -> None:
                                 "data_seed": args.seed, "per_device_train_batch_size": 8,
                                 "seed": args.seed}  # fmt: skip
     if not (work / "model" / "config.json").is_file():
-        build_tiny_model(work / "model", seed=args.seed)
+        if args.copy:
+            from agent_rl.training.copying import CopyConfig, pretrain_copying
+
+            if not (work / "base" / "config.json").is_file():
+                build_tiny_model(work / "base", seed=args.seed)
+            pretrain_copying(work / "base", work / "model", CopyConfig(seed=args.seed))
+        else:
+            build_tiny_model(work / "model", seed=args.seed)
     if not (work / "sft" / "train_result.json").is_file():
         set_seed(args.seed)
         train_sft(str(work / "model"), output_dir=str(work / "sft"), max_steps=args.steps,
@@ -129,6 +144,7 @@ def main() -> None:
         "train_episodes": args.n,
         "seed": args.seed,
         "formats": settings["formats"],
+        "copy_pretraining": _copying(work / "model"),
         "sft_steps": args.steps,
         "batch_episodes": settings["per_device_train_batch_size"],
         "train_seconds": result.get("train_seconds"),

@@ -8,6 +8,7 @@ Data flows top to bottom::
     rollout   live multi-step episodes through trl's rollout_func
     config    SFTSettings / GRPOSettings: trl configs with our fields and CPU defaults
     runs      shared callbacks (time budget, metrics.jsonl), resume, TrainResult
+    copying   copy pretraining: the tiny model learns to copy from its context before SFT
     sft, grpo train_sft / train_grpo
 
 Names load lazily: ``import agent_rl.training.rewards`` does not import trl.
@@ -19,9 +20,11 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "CopyConfig": "agent_rl.training.copying",
     "GRPOSettings": "agent_rl.training.config",
     "SFTSettings": "agent_rl.training.config",
     "TrainResult": "agent_rl.training.runs",
+    "pretrain_copying": "agent_rl.training.copying",
     "train_grpo": "agent_rl.training.grpo",
     "train_sft": "agent_rl.training.sft",
 }
