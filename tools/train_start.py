@@ -89,6 +89,7 @@ def main() -> None:
     p.add_argument("--val", type=int, default=60, help="validation instances")
     p.add_argument("--val-calls", type=int, default=400, help="sampled calls per checkpoint")
     p.add_argument("--copy", action="store_true", help="copy-pretrain the base before SFT")
+    p.add_argument("--lr", type=float, default=3e-3, help="SFT peak learning rate (cosine)")
     args = p.parse_args()
 
     from transformers import set_seed
@@ -99,7 +100,7 @@ def main() -> None:
     work = Path(args.work)
     settings: dict[str, Any] = {"formats": ["react"], "task_split": "none", "families": args.n,
                                 "data_seed": args.seed, "per_device_train_batch_size": 8,
-                                "seed": args.seed}  # fmt: skip
+                                "learning_rate": args.lr, "seed": args.seed}  # fmt: skip
     if not (work / "model" / "config.json").is_file():
         if args.copy:
             from agent_rl.training.copying import CopyConfig, pretrain_copying
@@ -147,6 +148,7 @@ def main() -> None:
         "copy_pretraining": _copying(work / "model"),
         "sft_steps": args.steps,
         "batch_episodes": settings["per_device_train_batch_size"],
+        "learning_rate": args.lr,
         "train_seconds": result.get("train_seconds"),
         "train_cpu_seconds": result.get("train_cpu_seconds"),
         "validation": {
