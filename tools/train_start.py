@@ -88,7 +88,11 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val", type=int, default=60, help="validation instances")
     p.add_argument("--val-calls", type=int, default=400, help="sampled calls per checkpoint")
-    p.add_argument("--copy", action="store_true", help="copy-pretrain the base before SFT")
+    p.add_argument(
+        "--copy",
+        action="store_true",
+        help="copy-pretrain the base before SFT (measured worse on val: BENCHMARKS.md)",
+    )
     p.add_argument("--lr", type=float, default=3e-3, help="SFT peak learning rate (cosine)")
     args = p.parse_args()
 
