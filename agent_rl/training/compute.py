@@ -8,7 +8,11 @@
   tokens of context, of the order of a tenth of its work). A count from tensor shapes alone,
   not speed or load: a seeded run counts the same every time on the same hardware, whatever
   else the machine is doing — what the compute-matched baseline needs to be reproducible
-  (other hardware may sample other completions, of other lengths, and count those).
+  (other hardware may sample other completions, of other lengths, and count those). trl's
+  fused LM head projects onto the vocabulary with ``torch.mm`` on the head's weight, not
+  through the layer: its FLOPs are counted from the positions it projects (all of them, or
+  the labelled ones under :func:`~agent_rl.training.speedups.compact_scoring`), its backward
+  recomputing the projection before the two gradients.
 - :class:`StopAtBudget` — a ``TrainerCallback`` that ends training once a budget of wall
   seconds, process CPU seconds or counted FLOPs is spent, optionally laying a warmup + cosine
   learning-rate schedule over the budget; :func:`budget_of` — the one a run's settings ask for.
@@ -57,13 +61,18 @@ class MatmulFlops(TrainerCallback):
         import torch
 
         self.total = 0.0
+        models = tuple(m for m in models if m is not None)
         self._handles = [
             m.register_forward_hook(self._count)
             for model in models
-            if model is not None
             for m in model.modules()
             if isinstance(m, torch.nn.Linear)
         ]
+        for model in models:  # the module trl gives the fused head: a PEFT model's base
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            self._handles.append(
+                base.register_forward_pre_hook(self._count_fused_head, with_kwargs=True)
+            )
 
     def _count(self, module: Any, inputs: tuple[Any, ...], output: Any) -> None:
         x = inputs[0] if inputs else None
@@ -73,6 +82,27 @@ class MatmulFlops(TrainerCallback):
         backward = 0
         if getattr(output, "requires_grad", False):
             backward = int(bool(x.requires_grad)) + int(bool(module.weight.requires_grad))
+        self.total += forward * (1 + backward)
+
+    def _count_fused_head(self, model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        import torch
+
+        from agent_rl.training.speedups import scores_compactly
+
+        head = model.get_output_embeddings() if kwargs.get("fused_lm_head") else None
+        labels = kwargs.get("shift_labels")
+        if labels is None and kwargs.get("labels") is not None:
+            labels = kwargs["labels"][:, 1:]
+        if head is None or labels is None:
+            return
+        weight = head.weight
+        rows = int((labels != -100).sum()) if scores_compactly(weight.device) else labels.numel()
+        forward = 2.0 * rows * weight.shape[0] * weight.shape[1]
+        backward = 0
+        if torch.is_grad_enabled():
+            hidden_grad = any(p.requires_grad for p in model.parameters() if p is not weight)
+            if hidden_grad or weight.requires_grad:  # the tile recomputed, then its gradients
+                backward = 1 + int(hidden_grad) + int(weight.requires_grad)
         self.total += forward * (1 + backward)
 
     def detach(self) -> None:

@@ -88,6 +88,12 @@ class DataFields:
                   "forward and backward, generation included (the compute-matched baseline, "
                   "independent of speed and load); a cosine schedule is then laid over it."},
     )  # fmt: skip
+    compact_scoring: bool = field(
+        default=True,
+        metadata={"help": "Project only the positions with a label onto the vocabulary in trl's "
+                  "fused LM head on CPU too (exact; agent_rl.training.speedups). False: every "
+                  "position, trl's choice off Triton devices."},
+    )  # fmt: skip
 
 
 @dataclass
@@ -220,6 +226,12 @@ class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
     max_turn_tokens: int = field(
         default=192, metadata={"help": "Live episodes: most new tokens per model turn."}
     )
+    share_prompt_prefix: bool = field(
+        default=True,
+        metadata={"help": "Compute a prompt shared by a group's completions once in the loss's "
+                  "forward and backward (exact; agent_rl.training.speedups). False: trl's own "
+                  "forward, one prompt a completion."},
+    )  # fmt: skip
     # CPU-friendly, on-policy defaults for the tiny model (what was measured: BENCHMARKS.md).
     output_dir: str | None = "runs/grpo"
     learning_rate: float = 1e-4

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from agent_rl.training.runs import (
     resolve_resume,
 )
 from agent_rl.training.sft import _settings
+from agent_rl.training.speedups import compact_scoring, share_prompt_prefix
 
 if TYPE_CHECKING:
     from agent_rl.tasks import Task
@@ -127,6 +129,10 @@ def train_grpo(
         peft_config=lora_config(args),
         rollout_func=rollout,
     )
+    if args.share_prompt_prefix:
+        for net in (trainer.model, getattr(trainer, "ref_model", None)):
+            if net is not None and not share_prompt_prefix(net):
+                logger.info("share_prompt_prefix: %s takes no cache; left as it is", type(net))
     # generation, the loss's forward and backward, a separate KL reference model's forward
     flops = MatmulFlops(trainer.model, getattr(trainer, "ref_model", None))
     trainer.add_callback(flops)
@@ -142,5 +148,6 @@ def train_grpo(
         args.source, len(dataset), args.num_generations, lag, output_dir,
     )  # fmt: skip
     started = (clock("wall"), clock("cpu"))
-    trainer.train(resume_from_checkpoint=resume)
+    with compact_scoring() if args.compact_scoring else nullcontext():
+        trainer.train(resume_from_checkpoint=resume)
     return finish_run(trainer, output_dir, started, lag, metrics, flops)

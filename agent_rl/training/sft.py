@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from agent_rl.training.runs import (
     lora_config,
     resolve_resume,
 )
+from agent_rl.training.speedups import compact_scoring
 
 if TYPE_CHECKING:
     from agent_rl.tasks import Task
@@ -110,5 +112,6 @@ def train_sft(
     flops.resume(resume)
     logger.info("SFT on %d examples -> %s", len(dataset), output_dir)
     started = (clock("wall"), clock("cpu"))
-    trainer.train(resume_from_checkpoint=resume)
+    with compact_scoring() if args.compact_scoring else nullcontext():
+        trainer.train(resume_from_checkpoint=resume)
     return finish_run(trainer, output_dir, started, None, metrics, flops)
