@@ -7,8 +7,9 @@
   head calls) finds rows of a training forward (no cache passed in, none asked for) that begin
   with the same tokens and mask, runs their common prefix once with a key/value cache and only
   the rest of each row on it. Causal attention makes this exact: hidden states, loss and
-  gradients are the plain forward's to float rounding. Generation and any forward with a cache
-  go to the original ``forward``.
+  gradients are the plain forward's to float rounding. In generation, the prefill of a batch
+  in which trl repeats each prompt ``num_generations`` times runs each distinct prompt once and
+  copies its cache; the decoding steps go to the original ``forward``.
 - :func:`compact_scoring` — trl's fused LM head projects only the positions that carry a label
   on a Triton device, and every position elsewhere (so that tile shapes never change and
   compiled kernels are not rebuilt); on CPU, in eager mode, that is the whole prompt projected
@@ -108,6 +109,9 @@ def share_prompt_prefix(model: Any) -> bool:
             or kwargs.get("inputs_embeds") is not None
             or (getattr(self, "gradient_checkpointing", False) and self.training)
         )
+        cache = kwargs.get(cache_arg)
+        if plain and _fresh_cache(cache, input_ids, attention_mask, kwargs):
+            return _deduplicated_prefill(original, input_ids, attention_mask, cache, kwargs)
         groups = [] if plain else prefix_groups(input_ids, attention_mask)
         if plain or len(groups) == input_ids.shape[0]:
             return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
@@ -116,6 +120,47 @@ def share_prompt_prefix(model: Any) -> bool:
     backbone.forward = types.MethodType(forward, backbone)
     backbone._agent_rl_prefix = True
     return True
+
+
+def _fresh_cache(cache: Any, input_ids: Any, attention_mask: Any, kwargs: dict[str, Any]) -> bool:
+    """A generation's prefill: an empty cache to fill, 2-D ids and mask of several rows."""
+    return (
+        bool(kwargs.get("use_cache"))
+        and hasattr(cache, "get_seq_length")
+        and hasattr(cache, "batch_select_indices")
+        and input_ids is not None
+        and input_ids.shape[0] > 1
+        and attention_mask is not None
+        and attention_mask.dim() == 2
+        and kwargs.get("inputs_embeds") is None
+        and cache.get_seq_length() == 0
+    )
+
+
+def _deduplicated_prefill(
+    original: Any, input_ids: Any, attention_mask: Any, cache: Any, kwargs: dict[str, Any]
+) -> Any:
+    """Prefill each distinct prompt once (trl repeats each ``num_generations`` times), then
+    give every row its copy of the cache and of the hidden states."""
+    import torch
+
+    positions = kwargs.get("position_ids")
+    key = [input_ids, attention_mask]
+    if positions is not None and positions.dim() == 2 and positions.shape[0] == input_ids.shape[0]:
+        key.append(positions)
+    elif positions is not None:
+        return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+    unique, inverse = torch.unique(torch.cat(key, dim=1), dim=0, return_inverse=True)
+    if len(unique) == input_ids.shape[0]:
+        return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+    first = torch.full((len(unique),), input_ids.shape[0], dtype=torch.long)
+    first.scatter_reduce_(0, inverse, torch.arange(input_ids.shape[0]), reduce="amin")
+    if positions is not None:
+        kwargs = {**kwargs, "position_ids": positions[first]}
+    out = original(input_ids=input_ids[first], attention_mask=attention_mask[first], **kwargs)
+    cache.batch_select_indices(inverse)
+    out.last_hidden_state = out.last_hidden_state[inverse]
+    return out
 
 
 def _grouped_forward(
