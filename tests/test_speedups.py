@@ -97,18 +97,32 @@ def test_a_shared_prefix_gives_the_plain_forward_s_hidden_states_and_gradients(t
         assert torch.allclose(grad, shared_grads[name], atol=1e-5, rtol=1e-4), name
 
 
-def test_generation_is_untouched_by_prefix_sharing(tiny: Path) -> None:
+def test_generation_gives_the_same_tokens_with_each_repeated_prompt_prefilled_once(
+    tiny: Path,
+) -> None:
     import torch
 
     from agent_rl.policies.hf import load_model
+    from agent_rl.training.compute import MatmulFlops
 
     model, _ = load_model(tiny)
-    ids, mask = _batch([30, 30], group=2, completion=1)
+    ids, mask = _batch([30, 24], group=3, completion=1)  # 2 prompts, 3 rows each
     ids, mask = ids[:, :30], mask[:, :30]
     kwargs = {"attention_mask": mask, "max_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
-    before = model.generate(ids, **kwargs)
-    share_prompt_prefix(model)
-    assert torch.equal(model.generate(ids, **kwargs), before)
+    meter = MatmulFlops(model)
+    with torch.no_grad():
+        before = model.generate(ids, **kwargs)
+        spent = meter.total
+        meter.total = 0.0
+        share_prompt_prefix(model)
+        after = model.generate(ids, **kwargs)
+    assert torch.equal(after, before)
+    # the prefill ran 2 rows instead of 6: 4 rows of 30 positions fewer through every layer
+    # below the head (which scores each row's last position either way)
+    head = model.get_output_embeddings()
+    body = sum(m.in_features * m.out_features for m in model.modules()
+               if isinstance(m, torch.nn.Linear) and m is not head)  # fmt: skip
+    assert spent - meter.total == 2.0 * body * 4 * 30
 
 
 def test_a_model_without_a_cache_is_left_as_it_is() -> None:
