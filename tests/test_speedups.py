@@ -75,7 +75,8 @@ def test_a_shared_prefix_gives_the_plain_forward_s_hidden_states_and_gradients(t
     from agent_rl.policies.hf import load_model
 
     ids, mask = _batch([40, 40, 31], group=3)
-    ids, mask = torch.cat([ids, ids[:1] + 1]), torch.cat([mask, mask[:1]])  # and a row alone
+    ids = torch.cat([ids, ids[:1] + 1, ids[3:4] + 2])  # and two rows alone (run as one batch)
+    mask = torch.cat([mask, mask[:1], mask[3:4]])
     model, _ = load_model(tiny)
     weights = torch.randn(*ids.shape, 32, generator=torch.Generator().manual_seed(1))
     keep = mask.bool().clone()

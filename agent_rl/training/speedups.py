@@ -175,11 +175,13 @@ def _grouped_forward(
     from transformers.modeling_outputs import BaseModelOutputWithPast
 
     kwargs = {k: v for k, v in kwargs.items() if k not in ("use_cache", "return_dict")}
+    alone = [rows[0] for rows, _ in groups if len(rows) == 1]  # one batch for all of them
+    shared_groups = [(rows, prefix) for rows, prefix in groups if len(rows) > 1]
     pieces, order = [], []
-    for rows, prefix in groups:
+    for rows, prefix in ([(alone, 0)] if alone else []) + shared_groups:
         index = torch.tensor(rows, device=input_ids.device)
         ids, mask = input_ids[index], attention_mask[index]
-        if len(rows) == 1:
+        if prefix == 0:
             out = original(input_ids=ids, attention_mask=mask, use_cache=False, **kwargs)
             hidden = out.last_hidden_state
         else:
