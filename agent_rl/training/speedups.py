@@ -16,9 +16,10 @@
   onto the vocabulary, forward and backward, for nothing. Inside this context it projects only
   the labelled positions on CPU too.
 
-Both are measured in BENCHMARKS.md ("GRPO step cost") and tested in tests/test_speedups.py
-(same losses and gradients as without them); the FLOPs counted are the ones spent
-(:class:`~agent_rl.training.compute.MatmulFlops` counts the fused head's projection).
+Both are measured in BENCHMARKS.md ("Training step cost": ``tools/bench_step.py``) and
+tested in tests/test_speedups.py (same losses and gradients as without them); the FLOPs
+counted are the ones spent (:class:`~agent_rl.training.compute.MatmulFlops` counts the fused
+head's projection).
 """
 
 from __future__ import annotations
@@ -153,8 +154,9 @@ def _deduplicated_prefill(
     unique, inverse = torch.unique(torch.cat(key, dim=1), dim=0, return_inverse=True)
     if len(unique) == input_ids.shape[0]:
         return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-    first = torch.full((len(unique),), input_ids.shape[0], dtype=torch.long)
-    first.scatter_reduce_(0, inverse, torch.arange(input_ids.shape[0]), reduce="amin")
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+    first = torch.full((len(unique),), len(rows), dtype=torch.long, device=input_ids.device)
+    first.scatter_reduce_(0, inverse, rows, reduce="amin")  # each distinct prompt's first row
     if positions is not None:
         kwargs = {**kwargs, "position_ids": positions[first]}
     out = original(input_ids=input_ids[first], attention_mask=attention_mask[first], **kwargs)
