@@ -2,6 +2,7 @@
 
     python tools/probe_training.py sft BASE OUT --n 300 --steps 300
     python tools/probe_training.py grpo START OUT --n 300 --cpu 600 --set learning_rate=3e-4
+    python tools/probe_training.py grpo START OUT --n 300 --max-steps 600 --every 100  # a curve
     python tools/probe_training.py matched START OUT --n 300 --cpu 600
     python tools/probe_training.py matched START OUT --n 300 --flops-of runs/g   # GRPO's FLOPs
     python tools/probe_training.py fresh START OUT --n 300 --cpu 600   # unlimited fresh episodes
@@ -45,6 +46,12 @@ def _args() -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=300, help="sft: steps")
     p.add_argument("--cpu", type=float, default=600.0, help="grpo/matched/fresh: CPU-s budget")
     p.add_argument("--flops-of", help="grpo/matched/fresh: the budget is this run's FLOPs instead")
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        help="grpo/matched/fresh: stop at this many steps instead of a budget",
+    )
+    p.add_argument("--every", type=int, help="grpo: save a checkpoint every K steps (a curve)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     p.add_argument("--calls", type=int, default=1000, help="eval: sampled (T=1.0) calls")
     p.add_argument("--greedy", type=int, default=0, help="eval: 1 = each state once, greedy")
@@ -125,8 +132,11 @@ def main() -> None:
             spent = json.loads((Path(args.flops_of) / "train_result.json").read_text())
             budget = {"max_flops": float(spent["train_flops"])}
         budget["max_steps"] = 10**6
+        if args.max_steps:
+            budget = {"max_steps": args.max_steps}
         if args.stage == "grpo":
-            result = train_grpo(start, save_steps=10**6, **budget, **common)
+            saving = {"save_steps": args.every or 10**6, "save_total_limit": None}
+            result = train_grpo(start, **saving, **budget, **common)
         else:
             result = train_sft(start, per_device_train_batch_size=8, **budget, **common)
     print(f"{args.stage}: {result.global_step} steps, {result.train_cpu_seconds:.0f} CPU-s "
