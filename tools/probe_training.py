@@ -132,7 +132,7 @@ def main() -> None:
             spent = json.loads((Path(args.flops_of) / "train_result.json").read_text())
             budget = {"max_flops": float(spent["train_flops"])}
         budget["max_steps"] = 10**6
-        if args.max_steps:
+        if args.max_steps:  # a step count instead of a budget
             budget = {"max_steps": args.max_steps}
         if args.stage == "grpo":
             saving = {"save_steps": args.every or 10**6, "save_total_limit": None}

@@ -30,6 +30,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from agent_rl.training.speedups import scores_compactly
+
 __all__ = ["BUDGET_CLOCKS", "MatmulFlops", "StopAtBudget", "budget_of", "clock"]
 
 BUDGET_CLOCKS = ("wall", "cpu", "flops")
@@ -86,8 +88,6 @@ class MatmulFlops(TrainerCallback):
 
     def _count_fused_head(self, model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         import torch
-
-        from agent_rl.training.speedups import scores_compactly
 
         head = model.get_output_embeddings() if kwargs.get("fused_lm_head") else None
         labels = kwargs.get("shift_labels")

@@ -28,7 +28,7 @@ import inspect
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["compact_scoring", "prefix_groups", "scores_compactly", "share_prompt_prefix"]
@@ -38,10 +38,6 @@ __all__ = ["compact_scoring", "prefix_groups", "scores_compactly", "share_prompt
 class _Group:
     rows: list[int]
     prefix: int  # tokens the rows share (ids and mask), < the row length
-    leader: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.leader = self.rows[0]
 
     def cost(self, length: int) -> int:
         """Token positions computed: the shared prefix once, then each row's rest."""
@@ -70,7 +66,7 @@ def prefix_groups(input_ids: Any, attention_mask: Any) -> list[tuple[list[int], 
     for i, row in enumerate(rows):
         best, best_extra = None, length  # a group of its own costs `length`
         for group in groups:
-            shared = min(group.prefix, _common_prefix(rows[group.leader], row), length - 1)
+            shared = min(group.prefix, _common_prefix(rows[group.rows[0]], row), length - 1)
             joined = _Group([*group.rows, i], shared)
             extra = joined.cost(length) - group.cost(length)
             if extra < best_extra:
@@ -91,8 +87,10 @@ def share_prompt_prefix(model: Any) -> bool:
     if hasattr(model, "get_base_model"):
         model = model.get_base_model()
     backbone = getattr(model, "base_model", None)
-    if backbone is None or backbone is model or getattr(backbone, "_agent_rl_prefix", False):
-        return bool(backbone is not None and getattr(backbone, "_agent_rl_prefix", False))
+    if backbone is None or backbone is model:
+        return False
+    if getattr(backbone, "_agent_rl_prefix", False):
+        return True
     original = backbone.forward
     params = inspect.signature(original).parameters
     cache_arg = next((n for n in ("cache", "past_key_values") if n in params), None)
