@@ -232,12 +232,6 @@ class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
                   "forward and backward (exact; agent_rl.training.speedups). False: trl's own "
                   "forward, one prompt a completion."},
     )  # fmt: skip
-    error_credit: bool = field(
-        default=False,
-        metadata={"help": "Split each completion's advantage at its first error as the scorer "
-                  "locates it: a worse-than-group call is blamed from the error on, a better "
-                  "one credited up to it (agent_rl.training.credit). Recorded steps only."},
-    )  # fmt: skip
     # CPU-friendly, on-policy defaults for the tiny model (what was measured: BENCHMARKS.md).
     output_dir: str | None = "runs/grpo"
     learning_rate: float = 1e-4
@@ -267,11 +261,6 @@ class GRPOSettings(GRPOConfig, DataFields, LoraSettings):
             raise ConfigError(
                 f"source={self.source!r} is not supported because episodes come from recorded "
                 "steps or live rollouts. Set source to 'recorded' or 'live'."
-            )
-        if self.error_credit and self.source != "recorded":
-            raise ConfigError(
-                "error_credit needs source='recorded': a live episode's completion is many "
-                "turns and observations, not one call to locate an error in."
             )
         if self.max_episode_steps < 1 or self.max_turn_tokens < 1:
             raise ConfigError("max_episode_steps and max_turn_tokens must be at least 1.")

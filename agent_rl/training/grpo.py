@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from agent_rl.errors import ConfigError
 from agent_rl.training.compute import MatmulFlops, budget_of, clock
 from agent_rl.training.config import GRPOSettings, data_seed, policy_lag
-from agent_rl.training.credit import locate_credit
 from agent_rl.training.data import (
     StepExample,
     grpo_dataset,
@@ -134,8 +133,6 @@ def train_grpo(
         for net in (trainer.model, getattr(trainer, "ref_model", None)):
             if net is not None and not share_prompt_prefix(net):
                 logger.info("share_prompt_prefix: %s takes no cache; left as it is", type(net))
-    if args.error_credit:
-        locate_credit(trainer)
     # generation, the loss's forward and backward, a separate KL reference model's forward
     flops = MatmulFlops(trainer.model, getattr(trainer, "ref_model", None))
     trainer.add_callback(flops)
