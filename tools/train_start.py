@@ -94,6 +94,8 @@ def main() -> None:
         help="copy-pretrain the base before SFT (measured worse on val: BENCHMARKS.md)",
     )
     p.add_argument("--lr", type=float, default=3e-3, help="SFT peak learning rate (cosine)")
+    p.add_argument("--hidden-size", type=int, default=128, help="the base's width (shipped: 128)")
+    p.add_argument("--layers", type=int, default=4, help="the base's layers (shipped: 4)")
     args = p.parse_args()
 
     from transformers import set_seed
@@ -102,6 +104,7 @@ def main() -> None:
     from agent_rl.training import train_sft
 
     work = Path(args.work)
+    size = {"hidden_size": args.hidden_size, "layers": args.layers}
     settings: dict[str, Any] = {"formats": ["react"], "task_split": "none", "families": args.n,
                                 "data_seed": args.seed, "per_device_train_batch_size": 8,
                                 "learning_rate": args.lr, "seed": args.seed}  # fmt: skip
@@ -110,10 +113,10 @@ def main() -> None:
             from agent_rl.training.copying import CopyConfig, pretrain_copying
 
             if not (work / "base" / "config.json").is_file():
-                build_tiny_model(work / "base", seed=args.seed)
+                build_tiny_model(work / "base", seed=args.seed, **size)
             pretrain_copying(work / "base", work / "model", CopyConfig(seed=args.seed))
         else:
-            build_tiny_model(work / "model", seed=args.seed)
+            build_tiny_model(work / "model", seed=args.seed, **size)
     if not (work / "sft" / "train_result.json").is_file():
         set_seed(args.seed)
         train_sft(str(work / "model"), output_dir=str(work / "sft"), max_steps=args.steps,
