@@ -3,8 +3,10 @@
 
     python tools/train_start.py                       # ~35 minutes on one core
     python tools/train_start.py --work runs/start --steps 600 --n 300
+    python tools/train_start.py --work runs/s256 --out runs/tiny-sft-256 --hidden-size 256  # wider
 
-1. ``build_tiny_model`` (seed 0) — the untrained base; with ``--copy``, then copy-pretrained
+1. ``build_tiny_model`` (seed 0; ``--hidden-size``/``--layers``, 128 and 4 shipped) — the
+   untrained base; with ``--copy``, then copy-pretrained
    (:func:`agent_rl.training.copying.pretrain_copying`: it learns to copy from its context);
 2. SFT on a FIXED set of N generated train-split family episodes (the demo's expert set:
    ``families=N, data_seed=seed``), a checkpoint every ``--every`` steps;
