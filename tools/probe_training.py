@@ -127,13 +127,14 @@ def main() -> None:
                            **common)  # fmt: skip
     else:
         start = Path(args.model) / "final"
-        budget: dict[str, Any] = {"max_seconds": args.cpu, "budget_clock": "cpu"}
-        if args.flops_of:
-            spent = json.loads((Path(args.flops_of) / "train_result.json").read_text())
-            budget = {"max_flops": float(spent["train_flops"])}
-        budget["max_steps"] = 10**6
+        budget: dict[str, Any]
         if args.max_steps:  # a step count instead of a budget
             budget = {"max_steps": args.max_steps}
+        elif args.flops_of:
+            spent = json.loads((Path(args.flops_of) / "train_result.json").read_text())
+            budget = {"max_flops": float(spent["train_flops"]), "max_steps": 10**6}
+        else:
+            budget = {"max_seconds": args.cpu, "budget_clock": "cpu", "max_steps": 10**6}
         if args.stage == "grpo":
             saving = {"save_steps": args.every or 10**6, "save_total_limit": None}
             result = train_grpo(start, **saving, **budget, **common)
