@@ -50,11 +50,6 @@ CHAT_TOKENS: tuple[str, ...] = (
 )
 
 
-#: JSON's two-character escapes, whole tokens with ``escape_tokens``: split off before BPE (as
-#: added tokens, so a loaded ``Qwen2Tokenizer`` keeps them), no token mixes an escape with other
-#: punctuation or a string's closing quote.
-JSON_ESCAPES: tuple[str, ...] = tuple("\\" + c for c in '"\\/bfnrt')
-
 CORPUS_FAMILY_TASKS = 330
 """Generated train-split family instances in the tokenizer's corpus (30 per family)."""
 
@@ -102,15 +97,12 @@ def build_tiny_model(
     kv_heads: int | None = None,
     max_positions: int = 4096,
     seed: int = 0,
-    escape_tokens: bool = False,
 ) -> Path:
     """Train a tokenizer on ``corpus`` (default: :func:`default_corpus`), build a small Qwen2
     causal LM with freshly initialised weights, and ``save_pretrained`` both into ``out_dir``.
 
     ``phrases`` become whole tokens (default: :func:`default_phrases`, the lines of the system
     prompts): every prompt repeats them, so they cost one token each instead of ~950 in all.
-    ``escape_tokens`` makes each JSON escape (:data:`JSON_ESCAPES`) a token of its own, so a
-    string's escapes and its closing quote are never parts of one token with other punctuation.
 
     Returns the folder, loadable with ``AutoModelForCausalLM`` / ``AutoTokenizer``.
     Deterministic: the same corpus and seed give byte-identical weights and tokenizer, whatever
@@ -138,7 +130,7 @@ def build_tiny_model(
         raise ConfigError("the corpus is empty: pass some text, or let it default to the tasks.")
 
     lines = sorted({p for p in (default_phrases() if phrases is None else phrases) if p})
-    tokenizer = _train_tokenizer(texts, vocab_size, lines, escape_tokens=escape_tokens)
+    tokenizer = _train_tokenizer(texts, vocab_size, lines)
     model = _init_model(
         tokenizer,
         hidden_size=hidden_size,
@@ -182,8 +174,7 @@ def init_like(model_dir: str | Path, out_dir: str | Path, *, seed: int = 0) -> P
     return out
 
 
-def _train_tokenizer(texts: list[str], vocab_size: int, phrases: list[str], *,
-                     escape_tokens: bool = False):  # fmt: skip
+def _train_tokenizer(texts: list[str], vocab_size: int, phrases: list[str]):
     from tokenizers import (
         AddedToken,
         Regex,
@@ -202,12 +193,11 @@ def _train_tokenizer(texts: list[str], vocab_size: int, phrases: list[str], *,
     # folder as ``Qwen2Tokenizer``, which rebuilds exactly this around our vocab and merges.
     bpe = Tokenizer(models.BPE())
     bpe.normalizer = normalizers.NFC()
-    splits = [pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False)]
-    if escape_tokens:
-        escapes = "|".join(re.escape(e) for e in JSON_ESCAPES)
-        splits.insert(0, pre_tokenizers.Split(Regex(escapes), behavior="isolated"))
     bpe.pre_tokenizer = pre_tokenizers.Sequence(
-        [*splits, pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
     )
     bpe.decoder = decoders.ByteLevel()
     # The phrases' text is cut out of the corpus so BPE spends no merges on it. (Added as tokens
@@ -226,10 +216,7 @@ def _train_tokenizer(texts: list[str], vocab_size: int, phrases: list[str], *,
     bpe.train_from_iterator(texts, trainer=trainer, length=len(texts))
     # Not special, so decoding keeps them (the scorer sees the model's raw text).
     bpe.add_tokens(
-        [
-            AddedToken(t, special=False, normalized=False)
-            for t in (*phrases, *CHAT_TOKENS, *(JSON_ESCAPES if escape_tokens else ()))
-        ]
+        [AddedToken(t, special=False, normalized=False) for t in (*phrases, *CHAT_TOKENS)]
     )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe,

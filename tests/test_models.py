@@ -9,13 +9,7 @@ import pytest
 import torch
 
 from agent_rl.errors import ConfigError
-from agent_rl.models import (
-    CHAT_TOKENS,
-    JSON_ESCAPES,
-    SPECIAL_TOKENS,
-    build_tiny_model,
-    init_like,
-)
+from agent_rl.models import CHAT_TOKENS, SPECIAL_TOKENS, build_tiny_model, init_like
 
 CORPUS = [
     '{"name": "read_file", "arguments": {"path": "src/app.py"}}',
@@ -110,24 +104,6 @@ def test_encode_decode_round_trip(tiny: Path, text: str) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny)
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert tokenizer.decode(ids) == text
-
-
-def test_escape_tokens_make_each_json_escape_one_token_of_its_own(tmp_path: Path) -> None:
-    from transformers import AutoTokenizer
-
-    plain = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "plain", CORPUS, **SMALL))
-    folder = build_tiny_model(tmp_path / "esc", CORPUS, **SMALL, escape_tokens=True)
-    tokenizer = AutoTokenizer.from_pretrained(folder)  # loaded as a real checkpoint is
-    text = '"print(\\"hi\\")\\t# C:\\\\x\\n",\\"\\/\\b\\f\\r}'
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    assert tokenizer.decode(ids) == text
-    pieces = [tokenizer.decode([i]) for i in ids]
-    for escape in JSON_ESCAPES:
-        assert escape in pieces
-    # no other token holds a backslash: an escape never merges with its neighbours
-    assert all(p in JSON_ESCAPES for p in pieces if "\\" in p)
-    merged = [plain.decode([i]) for i in plain(text, add_special_tokens=False)["input_ids"]]
-    assert any("\\" in p and p not in JSON_ESCAPES for p in merged)  # the default merges them
 
 
 def test_trl_recognises_the_chat_template_for_tools(tiny: Path) -> None:

@@ -98,11 +98,6 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3, help="SFT peak learning rate (cosine)")
     p.add_argument("--hidden-size", type=int, default=128, help="the base's width (shipped: 128)")
     p.add_argument("--layers", type=int, default=4, help="the base's layers (shipped: 4)")
-    p.add_argument(
-        "--escape-tokens",
-        action="store_true",
-        help="JSON escapes as whole tokens in the base's tokenizer (models.JSON_ESCAPES)",
-    )
     args = p.parse_args()
 
     from transformers import set_seed
@@ -111,8 +106,7 @@ def main() -> None:
     from agent_rl.training import train_sft
 
     work = Path(args.work)
-    size = {"hidden_size": args.hidden_size, "layers": args.layers,
-            "escape_tokens": args.escape_tokens}  # fmt: skip
+    size = {"hidden_size": args.hidden_size, "layers": args.layers}
     settings: dict[str, Any] = {"formats": ["react"], "task_split": "none", "families": args.n,
                                 "data_seed": args.seed, "per_device_train_batch_size": 8,
                                 "learning_rate": args.lr, "seed": args.seed}  # fmt: skip
