@@ -8,6 +8,7 @@
     python tools/probe_training.py fresh START OUT --n 300 --cpu 600   # unlimited fresh episodes
     python tools/probe_training.py eval OUT/final --calls 1000 --greedy 1 --hand 400
     python tools/probe_training.py eval OUT/final --split val --test 60 --calls 600  # choosing
+    python tools/probe_training.py eval OUT/final --split fit --test 60 --calls 1000  # own data
 
 ``BASE`` is a model folder (e.g. ``runs/quick/model`` of ``agent-rl demo --quick``); ``START``
 an SFT run folder (its ``final`` is the starting checkpoint). Data: a fixed expert set of ``--n``
@@ -59,10 +60,12 @@ def _args() -> argparse.Namespace:
     p.add_argument("--test", type=int, default=110, help="eval: held-out family instances")
     p.add_argument(
         "--split",
-        choices=["test", "val"],
+        choices=["test", "val", "train", "fit"],
         default="test",
         help="eval: 'val' scores validation instances instead (the val split's own word pools, "
-        "unseen seeds: tools/train_start.py): for choosing settings without the test split",
+        "unseen seeds: tools/train_start.py): for choosing settings without the test split; "
+        "'train' fresh train-split instances (the training words, seed 777), 'fit' the first "
+        "--test episodes of the fixed expert set itself (seed 0): how far off its data a model is",
     )
     args = p.parse_args()
     if args.stage != "eval" and not args.out:
@@ -82,6 +85,12 @@ def _eval(args: argparse.Namespace) -> None:
         from train_start import validation_states  # tools/ is on the path of a tools script
 
         family = validation_states(args.test)
+    elif args.split in ("train", "fit"):
+        seed = 0 if args.split == "fit" else 777
+        tasks = generate_tasks("train", args.test, seed=seed)
+        family = held_out_states(
+            ("react",), [t.model_copy(update={"split": "test"}) for t in tasks]
+        )
     else:
         family = held_out_states(("react",), generate_tasks("test", args.test, seed=0))
     hand = held_out_states(("react",), load_tasks("test"))
