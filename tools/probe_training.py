@@ -86,11 +86,10 @@ def _eval(args: argparse.Namespace) -> None:
 
         family = validation_states(args.test)
     elif args.split in ("train", "fit"):
+        from train_start import scored_states
+
         seed = 0 if args.split == "fit" else 777
-        tasks = generate_tasks("train", args.test, seed=seed)
-        family = held_out_states(
-            ("react",), [t.model_copy(update={"split": "test"}) for t in tasks]
-        )
+        family = scored_states(generate_tasks("train", args.test, seed=seed))
     else:
         family = held_out_states(("react",), generate_tasks("test", args.test, seed=0))
     hand = held_out_states(("react",), load_tasks("test"))

@@ -41,10 +41,16 @@ KEEP = ("config.json", "generation_config.json", "model.safetensors", "tokenizer
 def validation_states(n: int) -> list[Any]:
     """States of ``n`` instances of the val split (its own word pools: unseen words, like the
     test split's), relabelled held out for :func:`held_out_states`, which refuses other splits."""
-    from agent_rl.evaluation.states import held_out_states
     from agent_rl.tasks import generate_tasks
 
-    tasks = generate_tasks("val", n, seed=VALIDATION_SEED)
+    return scored_states(generate_tasks("val", n, seed=VALIDATION_SEED))
+
+
+def scored_states(tasks: list[Any]) -> list[Any]:
+    """The react states of ``tasks`` of any split, relabelled held out for
+    :func:`held_out_states`, which refuses tasks outside the test split."""
+    from agent_rl.evaluation.states import held_out_states
+
     return held_out_states(("react",), [t.model_copy(update={"split": "test"}) for t in tasks])
 
 
